@@ -1,0 +1,52 @@
+# gthfx — the two commands that matter are `make demo` and `make test` (see README.md).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test pytest lint typecheck format bench samples lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: type the shipped samples — last year's run first, then this year's, with its change log
+demo: install
+	$(BIN)/gthfx classify --date 2023-07-01 --force
+	$(BIN)/gthfx classify --date 2024-07-01 --force
+
+## test: every gate CI runs — lint, format check, types, then the whole test suite
+test: install lint typecheck pytest
+
+pytest: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+## bench: 1 M and 10 M synthetic businesses, gthfx beside a bare Polars query
+bench: install
+	$(BIN)/python bench/run.py
+
+## samples: regenerate the committed samples/ from the generator
+samples: install
+	$(BIN)/gthfx samples --rows 2000 --out samples --years 2 --format mixed
+
+## lock: refresh requirements.lock after changing pyproject.toml (needs uv; not used by CI)
+lock:
+	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,173 @@
+"""The `gthfx` command line: arguments → options → one library call → a rendered result.
+
+No data work here: each command builds its options, calls the library, renders, and returns an
+exit code. `GthfxError` is caught in one place (`main`) and printed as one clear message.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gthfx import __version__
+from gthfx.config import RunOptions, load_config, resolve_inputs
+from gthfx.errors import ConfigError, GthfxError
+from gthfx.pipeline import RunResult, classify
+from gthfx.progress import Reporter
+from gthfx.rules.engine import OUTCOME_ORDER
+from gthfx.rules.model import TIER_LABELS
+
+app = typer.Typer(
+    name="gthfx",
+    help="个体户分型 gthfx — type individual businesses 生存型 / 成长型 / 发展型 from the annual, "
+    "tax and social-insurance extracts.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold personal data
+    add_completion=False,
+)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--date {value!r} is not a date", hint="write it as YYYY-MM-DD"
+        ) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gthfx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """个体户分型 gthfx."""
+
+
+@app.command("classify")
+def classify_command(
+    run_date: Annotated[str, typer.Option("--date", help="Run date D, YYYY-MM-DD (1 July).")],
+    annual: Annotated[
+        list[Path] | None, typer.Option("--annual", help="Annual extract file(s); repeat per file.")
+    ] = None,
+    tax: Annotated[list[Path] | None, typer.Option("--tax", help="Tax extract file(s).")] = None,
+    social: Annotated[
+        list[Path] | None, typer.Option("--social", help="Social-insurance extract file(s).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Runs folder [gthfx.yaml, runs/].")
+    ] = None,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="Ruleset file or folder [gthfx.yaml, rules/].")
+    ] = None,
+    sources: Annotated[
+        Path | None, typer.Option("--sources", help="Sources mapping overriding the shipped one.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Force the CSV encoding: utf-8 or gb18030.")
+    ] = None,
+    against: Annotated[
+        Path | None, typer.Option("--against", help="Run folder to compare with [latest earlier].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
+    excel: Annotated[
+        bool | None, typer.Option("--excel/--no-excel", help="Write the Excel workbook.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Project config [./gthfx.yaml].")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors (for cron).")] = False,
+) -> None:
+    """Type every business at run date D and write the run folder <out>/<D>/.
+
+    Example: gthfx classify --date 2024-07-01
+
+    Example: gthfx classify --date 2024-07-01 --annual a1.csv --annual a2.csv --tax tax.xlsx
+    --social social.csv --out /data/runs --quiet
+    """
+    when = _parse_date(run_date)
+    cfg = load_config(config)
+    base = cfg.base
+    options = RunOptions(
+        run_date=when,
+        inputs=resolve_inputs(
+            cfg, when, {"annual": annual or [], "tax": tax or [], "social": social or []}
+        ),
+        out=out or base / cfg.out,
+        rules=rules or base / cfg.rules,
+        sources=sources or (base / cfg.sources if cfg.sources else None),
+        encoding=encoding or cfg.encoding,
+        force=force,
+        against=against,
+        excel=cfg.excel if excel is None else excel,
+        command=tuple(["gthfx", *sys.argv[1:]]),
+    )
+    result = classify(options, Reporter(quiet=quiet))
+    if not quiet:
+        _render_result(result)
+    raise typer.Exit(result.exit_code)
+
+
+def _render_result(result: RunResult) -> None:
+    console = Console(highlight=False)
+    total = sum(result.counts.values()) or 1
+    typed_total = sum(v for k, v in result.counts.items() if k != "excluded") or 1
+    table = Table(title=f"分型结果 {result.run_date} · {result.ruleset_id}")
+    table.add_column("outcome")
+    table.add_column("分型")
+    table.add_column("户数 count", justify="right")
+    table.add_column("占全部 share", justify="right")
+    table.add_column("占参与分型 of typed", justify="right")
+    for name in OUTCOME_ORDER:
+        n = result.counts.get(name, 0)
+        of_typed = f"{100 * n / typed_total:.2f} %" if name != "excluded" else ""
+        table.add_row(name, TIER_LABELS[name], f"{n:,}", f"{100 * n / total:.2f} %", of_typed)
+    console.print(table)
+    districts = Table(title="按区 by district")
+    districts.add_column("区划")
+    districts.add_column("名称")
+    for name in OUTCOME_ORDER:
+        districts.add_column(TIER_LABELS[name], justify="right")
+    districts.add_column("合计", justify="right")
+    for row in result.by_district.iter_rows(named=True):
+        districts.add_row(
+            row["region_code"] or "—",
+            row["district"],
+            *(f"{row[name]:,}" for name in OUTCOME_ORDER),
+            f"{row['total']:,}",
+        )
+    console.print(districts)
+    acc = ", ".join(
+        f"{name} read {a.read:,} used {a.used:,} rejected {a.rejected:,} collapsed {a.collapsed:,}"
+        for name, a in result.accounting.items()
+    )
+    console.print(f"rows: {acc}")
+    since = f" since {result.previous}" if result.previous else " (no earlier run: all new)"
+    changes = ", ".join(f"{k} {v:,}" for k, v in result.changes.items()) or "none"
+    console.print(f"changes{since}: {changes}")
+    console.print(f"written: {result.run_dir}")
+
+
+def main() -> None:
+    """Entry point: a GthfxError becomes one message on stderr and its exit code (2); usage
+    errors are Typer's (exit 2); anything else is a bug and stays a traceback."""
+    try:
+        app()
+    except GthfxError as exc:
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console.print("error:", style="bold red", end=" ")
+        console.print(str(exc), markup=False)
+        sys.exit(exc.exit_code)

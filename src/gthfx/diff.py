@@ -1,0 +1,118 @@
+"""The change log: a pure diff of two runs' outcomes (before, after) → one frame of changes."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from gthfx.rules.engine import EXCLUDED
+from gthfx.rules.model import TIERS
+
+CHANGE_SCHEMA = {
+    "uscc": pl.String,
+    "region_code": pl.String,
+    "tier_before": pl.String,
+    "tier_after": pl.String,
+    "change": pl.String,
+    "rule_before": pl.String,
+    "rule_after": pl.String,
+    "cause": pl.String,
+}
+CHANGE_LABELS = {
+    "new": "新增",
+    "gone": "消失",
+    "up": "升型",
+    "down": "降型",
+    "in": "纳入分型",
+    "out": "退出分型",
+}
+_RANK = {tier: i for i, tier in enumerate(TIERS)}
+
+
+def _text(column: str) -> pl.Expr:
+    """A readable value: whole numbers without '.0', missing as '空'."""
+    col = pl.col(column)
+    as_text = col.cast(pl.String)
+    if_float = pl.when(
+        col.cast(pl.Float64, strict=False).round(0) == col.cast(pl.Float64, strict=False)
+    ).then(col.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False).cast(pl.String))
+    return pl.coalesce(if_float, as_text, pl.lit("空"))
+
+
+def diff_outcomes(
+    before: pl.DataFrame | None, after: pl.DataFrame, indicators: list[str]
+) -> pl.DataFrame:
+    """Businesses whose outcome differs between two runs, with the cause in words.
+
+    Both frames hold one row per business with `uscc`, `tier`, `rule_id`, `reasons`,
+    `region_code` and any of `indicators`. Unchanged businesses (same tier, or excluded in both)
+    are left out. Sorted by `uscc`.
+    """
+    if before is None:
+        before = after.clear()
+    shared = [c for c in indicators if c in before.columns and c in after.columns]
+    keep = ["uscc", "tier", "rule_id", "reasons", "region_code", *shared]
+    left = before.select(keep).rename({c: f"{c}__before" for c in keep if c != "uscc"})
+    right = after.select(keep).rename({c: f"{c}__after" for c in keep if c != "uscc"})
+    both = left.join(right, on="uscc", how="full", coalesce=True)
+
+    tb, ta = pl.col("tier__before"), pl.col("tier__after")
+    rank_b = tb.replace_strict(_RANK, default=None, return_dtype=pl.Int8)
+    rank_a = ta.replace_strict(_RANK, default=None, return_dtype=pl.Int8)
+    change = (
+        pl.when(tb.is_null())
+        .then(pl.lit("new"))
+        .when(ta.is_null())
+        .then(pl.lit("gone"))
+        .when((tb == EXCLUDED) & (ta != EXCLUDED))
+        .then(pl.lit("in"))
+        .when((tb != EXCLUDED) & (ta == EXCLUDED))
+        .then(pl.lit("out"))
+        .when(rank_a > rank_b)
+        .then(pl.lit("up"))
+        .when(rank_a < rank_b)
+        .then(pl.lit("down"))
+    )
+    both = both.with_columns(change.alias("change")).filter(pl.col("change").is_not_null())
+
+    moved = [
+        pl.when(pl.col(f"{c}__before").ne_missing(pl.col(f"{c}__after"))).then(
+            pl.lit(f"{c} ") + _text(f"{c}__before") + pl.lit(" → ") + _text(f"{c}__after")
+        )
+        for c in shared
+    ]
+    values = (
+        pl.concat_list(moved).list.drop_nulls().list.join("; ") if moved else pl.lit("", pl.String)
+    )
+    rule_words = (
+        pl.lit("规则 ")
+        + pl.col("rule_id__before").fill_null("—")
+        + pl.lit(" → ")
+        + pl.col("rule_id__after").fill_null("—")
+    )
+    cause = (
+        pl.when(pl.col("change") == "new")
+        .then(pl.lit("本次新出现; 规则 ") + pl.col("rule_id__after"))
+        .when(pl.col("change") == "gone")
+        .then(pl.lit("本次年报数据中无此户"))
+        .when(pl.col("change") == "out")
+        .then(pl.lit("不参与分型: ") + pl.col("reasons__after").list.join(", "))
+        .otherwise(
+            pl.when(values.str.len_chars() > 0)
+            .then(rule_words + pl.lit("; ") + values)
+            .otherwise(rule_words)
+        )
+    )
+    return (
+        both.select(
+            "uscc",
+            pl.coalesce("region_code__after", "region_code__before").alias("region_code"),
+            tb.alias("tier_before"),
+            ta.alias("tier_after"),
+            "change",
+            pl.col("rule_id__before").alias("rule_before"),
+            pl.col("rule_id__after").alias("rule_after"),
+            cause.alias("cause"),
+        )
+        .cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
+        .sort("uscc")
+    )

@@ -1,0 +1,226 @@
+"""Writing a run folder: data files (Parquet), clerk renderings (CSV with BOM, Excel) and the
+manifest — all into a staging folder that replaces the run folder only when complete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from gthfx import __version__
+from gthfx.errors import RunError
+from gthfx.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
+from gthfx.regions import region_name
+from gthfx.render import as_text_table, write_csv_parts, write_workbook
+from gthfx.rules.engine import EXCLUDED
+from gthfx.rules.model import TIER_LABELS
+from gthfx.runfolder import commit, staging_folder
+
+if TYPE_CHECKING:
+    from gthfx.pipeline import Typed
+
+OUTCOME_FILES = {
+    "survival": "survival.parquet",
+    "growth": "growth.parquet",
+    "development": "development.parquet",
+    EXCLUDED: "excluded.parquet",
+}
+CHANGE_WORDS = {
+    "new": "新增",
+    "gone": "消失",
+    "up": "升型",
+    "down": "降型",
+    "in": "纳入分型",
+    "out": "退出分型",
+}
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_parquet(path, compression="zstd", statistics=True)
+
+
+def read_outcomes(run_dir: Path) -> pl.DataFrame:
+    """All outcomes of an earlier run, one frame (the tier files and excluded, stacked)."""
+    frames = []
+    for name in OUTCOME_FILES.values():
+        path = run_dir / name
+        if not path.exists():
+            raise RunError(f"{path}: missing; {run_dir} is not a complete gthfx run folder")
+        frames.append(pl.read_parquet(path))
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _words(column: str, mapping: dict[str, str]) -> pl.Expr:
+    """Translate a list-of-codes column into Chinese words (unknown codes stay as they are)."""
+    return pl.col(column).list.eval(pl.element().replace(mapping))
+
+
+def write_run(
+    target: Path,
+    *,
+    typed: Typed,
+    changes: pl.DataFrame,
+    counts: dict[str, int],
+    by_district: pl.DataFrame,
+    previous: Path | None,
+    command: tuple[str, ...],
+    run_date: date,
+    excel: bool,
+    timings: dict[str, float],
+) -> None:
+    staging = staging_folder(target.parent, run_date)
+    outcomes = typed.outcomes
+    data_files: dict[str, str] = {}
+    for tier, name in OUTCOME_FILES.items():
+        _write_parquet(outcomes.filter(pl.col("tier") == tier), staging / name)
+    _write_parquet(typed.rejects, staging / "rejects.parquet")
+    _write_parquet(changes, staging / "changes.parquet")
+
+    # clerk renderings
+    headers = column_headers(typed.compiled, typed.sources)
+    reasons = reason_labels(typed.compiled, typed.sources)
+    clerk = outcomes.with_columns(
+        _words("reasons", reasons),
+        _words("flags", FLAGS),
+        region_name(pl.col("region_code")).alias("district"),
+    )
+    order = [
+        "uscc",
+        "tier_label",
+        "rule_id",
+        "reasons",
+        "flags",
+        "region_code",
+        "district",
+        "industry_code",
+        *typed.compiled.indicators,
+    ]
+    clerk_headers = {c: headers.get(c, c) for c in order}
+    sheets: list[tuple[str, pl.DataFrame]] = [("汇总", _summary_sheet(counts, by_district))]
+    for tier in OUTCOME_FILES:
+        table = as_text_table(clerk.filter(pl.col("tier") == tier), clerk_headers)
+        label = TIER_LABELS[tier]
+        write_csv_parts(table, staging / f"{label}.csv")
+        sheets.append((label, table))
+    change_table = as_text_table(
+        changes.with_columns(
+            pl.col("tier_before").replace(TIER_LABELS),
+            pl.col("tier_after").replace(TIER_LABELS),
+            pl.col("change").replace(CHANGE_WORDS),
+            region_name(pl.col("region_code")).alias("district"),
+        ),
+        {
+            c: headers[c]
+            for c in (
+                "uscc",
+                "region_code",
+                "district",
+                "tier_before",
+                "tier_after",
+                "change",
+                "rule_before",
+                "rule_after",
+                "cause",
+            )
+        },
+    )
+    write_csv_parts(change_table, staging / "变动.csv")
+    sheets.append(("变动", change_table))
+    reject_table = as_text_table(
+        typed.rejects.with_columns(pl.col("reason").replace(REJECT_REASONS)),
+        {c: headers[c] for c in ("extract", "file", "row", "uscc", "field", "raw_value", "reason")},
+    )
+    write_csv_parts(reject_table, staging / "拒收.csv")
+    sheets.append(("拒收", reject_table))
+    if excel:
+        write_workbook(staging / "分型结果.xlsx", sheets)
+
+    for path in sorted(staging.iterdir()):
+        data_files[path.name] = _sha256(path)
+    manifest = _manifest(typed, changes, counts, previous, command, run_date, data_files, timings)
+    (staging / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    commit(staging, target)
+
+
+def _summary_sheet(counts: dict[str, int], by_district: pl.DataFrame) -> pl.DataFrame:
+    total = sum(counts.values()) or 1
+    typed_total = sum(v for k, v in counts.items() if k != EXCLUDED) or 1
+    overall = pl.DataFrame(
+        {
+            "分型": [TIER_LABELS[k] for k in counts],
+            "户数": list(counts.values()),
+            "占全部(%)": [round(100 * v / total, 2) for v in counts.values()],
+            "占参与分型(%)": [
+                round(100 * v / typed_total, 2) if k != EXCLUDED else None
+                for k, v in counts.items()
+            ],
+        }
+    )
+    districts = by_district.select(
+        pl.col("district").alias("分型"),
+        pl.col("total").alias("户数"),
+        *(pl.col(k).alias(f"{TIER_LABELS[k]}") for k in counts),
+    )
+    return pl.concat([overall, districts], how="diagonal_relaxed")
+
+
+def _manifest(
+    typed: Typed,
+    changes: pl.DataFrame,
+    counts: dict[str, int],
+    previous: Path | None,
+    command: tuple[str, ...],
+    run_date: date,
+    data_files: dict[str, str],
+    timings: dict[str, float],
+) -> dict[str, object]:
+    rs_file = typed.compiled.source
+    rs = rs_file.ruleset
+    rejects_by_reason = {
+        f"{extract}:{reason}": n
+        for extract, reason, n in typed.rejects.group_by("extract", "reason")
+        .len()
+        .sort("extract", "reason")
+        .iter_rows()
+    }
+    return {
+        "gthfx_version": __version__,
+        "kind": "classify",
+        "command": list(command),
+        "run_date": run_date.isoformat(),
+        "report_year": run_date.year - 1,
+        "ruleset": {
+            "id": rs.id,
+            "title": rs.title,
+            "path": str(rs_file.path),
+            "sha256": rs_file.sha256,
+            "effective_from": rs.effective_from.isoformat(),
+            "effective_to": rs.effective_to.isoformat() if rs.effective_to else None,
+            "parameters": {
+                name: {"value": p.value, "unit": p.unit, "source": p.source}
+                for name, p in rs.parameters.items()
+            },
+        },
+        "inputs": [
+            {**asdict(info), "ignored_columns": list(info.ignored_columns)} for info in typed.files
+        ],
+        "accounting": {name: acc.as_dict() for name, acc in typed.accounting.items()},
+        "outcomes": counts,
+        "businesses": sum(counts.values()),
+        "rejects_by_reason": rejects_by_reason,
+        "previous_run": str(previous) if previous is not None else None,
+        "changes": {k: n for k, n in changes.group_by("change").len().sort("change").iter_rows()},
+        "files": data_files,
+        "timings_seconds": {k: round(v, 3) for k, v in sorted(timings.items())},
+    }

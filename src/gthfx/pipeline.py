@@ -1,0 +1,179 @@
+"""The yearly typing run as one library call: `classify(options) -> RunResult`. Never prints."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from gthfx.config import RunOptions
+from gthfx.diff import diff_outcomes
+from gthfx.errors import RunError
+from gthfx.join import join_extracts
+from gthfx.load import FileInfo, load_extract
+from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
+from gthfx.progress import Reporter
+from gthfx.regions import region_name
+from gthfx.rules.engine import (
+    EXCLUDED,
+    OUTCOME_ORDER,
+    CompiledRuleset,
+    apply_ruleset,
+    compile_ruleset,
+)
+from gthfx.rules.model import ruleset_in_force
+from gthfx.runfolder import check_target, previous_run, run_lock
+from gthfx.sources import EXTRACTS, SourcesMapping, load_sources
+from gthfx.validate import Accounting, ValidatedExtract, validate_extract
+
+BASE_COLUMNS = (
+    "uscc",
+    "tier",
+    "tier_label",
+    "rule_id",
+    "reasons",
+    "flags",
+    "region_code",
+    "industry_code",
+)
+
+
+@dataclass
+class Typed:
+    """The computed part of a run, before anything is written."""
+
+    compiled: CompiledRuleset
+    sources: SourcesMapping
+    outcomes: pl.DataFrame  # one row per business, BASE_COLUMNS + indicators, sorted by uscc
+    rejects: pl.DataFrame
+    accounting: dict[str, Accounting]
+    files: list[FileInfo]
+
+
+@dataclass
+class RunResult:
+    """What a run did: where it wrote, the counts, and the timings. Owns the exit code."""
+
+    run_dir: Path
+    run_date: date
+    ruleset_id: str
+    counts: dict[str, int]
+    by_district: pl.DataFrame
+    accounting: dict[str, Accounting]
+    changes: dict[str, int]
+    previous: Path | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 0
+
+
+def type_businesses(
+    options: RunOptions, reporter: Reporter, *, report_year: int | None = None
+) -> Typed:
+    """Load, validate, join and type: everything but writing."""
+    with reporter.stage("rules", "读取规则 reading rules"):
+        sources = load_sources(options.sources)
+        ruleset = ruleset_in_force(options.rules, options.run_date)
+        compiled = compile_ruleset(ruleset, sources.field_types(), options.run_date)
+    reporter.info(f"ruleset={ruleset.ruleset.id} file={ruleset.path}")
+    year = report_year if report_year is not None else options.run_date.year - 1
+    validated: dict[str, ValidatedExtract] = {}
+    files: list[FileInfo] = []
+    known: pl.Series | None = None
+    for extract in EXTRACTS:
+        spec = sources.extracts[extract]
+        with reporter.stage(f"load_{extract}", f"读取 {spec.label} loading {extract}"):
+            raw = load_extract(extract, list(options.inputs[extract]), spec, options.encoding)
+        with reporter.stage(f"validate_{extract}", f"校验 {spec.label} validating {extract}"):
+            checked = validate_extract(raw, spec, report_year=year, known_codes=known)
+        files.extend(raw.files)
+        validated[extract] = checked
+        acc = checked.accounting
+        reporter.info(
+            f"extract={extract} files={len(raw.files)} read={acc.read} used={acc.used} "
+            f"rejected={acc.rejected} collapsed={acc.collapsed}"
+        )
+        if extract == "annual":
+            known = pl.concat(
+                [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
+            )
+    with reporter.stage("type", "分型 typing"):
+        joined = join_extracts(validated["annual"], validated["tax"], validated["social"])
+        typed = apply_ruleset(joined, compiled)
+        columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
+        outcomes = typed.select(columns).sort("uscc")
+        rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")
+    return Typed(
+        compiled=compiled,
+        sources=sources,
+        outcomes=outcomes,
+        rejects=rejects,
+        accounting={name: v.accounting for name, v in validated.items()},
+        files=files,
+    )
+
+
+def summarise(outcomes: pl.DataFrame) -> tuple[dict[str, int], pl.DataFrame]:
+    """Counts per outcome, and per district (one row per region code, one column per outcome)."""
+    counts = {name: 0 for name in OUTCOME_ORDER}
+    for tier, n in outcomes.group_by("tier").len().iter_rows():
+        counts[tier] = n
+    by_district = (
+        outcomes.group_by("region_code")
+        .agg([(pl.col("tier") == name).sum().alias(name) for name in OUTCOME_ORDER])
+        .with_columns(
+            region_name(pl.col("region_code")).alias("district"),
+            pl.sum_horizontal(OUTCOME_ORDER).alias("total"),
+        )
+        .sort("region_code", nulls_last=True)
+        .select("region_code", "district", *OUTCOME_ORDER, "total")
+    )
+    return counts, by_district
+
+
+def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult:
+    """The 1 July run: type every business of the annual extract and write the run folder."""
+    reporter = reporter or Reporter(quiet=True)
+    with run_lock(options.out):
+        target = check_target(options.out, options.run_date, options.force)
+        typed = type_businesses(options, reporter)
+        against = options.against or previous_run(options.out, options.run_date)
+        if against is not None and against.resolve() == target.resolve():
+            raise RunError(f"{against}: a run cannot be compared with itself")
+        with reporter.stage("changes", "对比上次 comparing with the previous run"):
+            before = read_outcomes(against) if against is not None else None
+            changes = diff_outcomes(before, typed.outcomes, typed.compiled.indicators)
+        counts, by_district = summarise(typed.outcomes)
+        with reporter.stage("write", "写出结果 writing the run folder"):
+            write_run(
+                target,
+                typed=typed,
+                changes=changes,
+                counts=counts,
+                by_district=by_district,
+                previous=against,
+                command=options.command or tuple(sys.argv),
+                run_date=options.run_date,
+                excel=options.excel,
+                timings=reporter.timings,
+            )
+    change_counts = {k: v for k, v in changes.group_by("change").len().sort("change").iter_rows()}
+    return RunResult(
+        run_dir=target,
+        run_date=options.run_date,
+        ruleset_id=typed.compiled.source.ruleset.id,
+        counts=counts,
+        by_district=by_district,
+        accounting=typed.accounting,
+        changes=change_counts,
+        previous=against,
+        timings=dict(reporter.timings),
+    )
+
+
+__all__ = ["EXCLUDED", "OUTCOME_FILES", "RunResult", "classify", "type_businesses"]

@@ -1,0 +1,54 @@
+"""Telling the user how a run goes: a rich status line on a terminal, plain greppable log lines
+(no colours, no bars) otherwise — as under cron — and nothing but errors with --quiet.
+
+Messages never carry record values: counts, stages, file names and timings only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TextIO
+
+from rich.console import Console
+
+
+class Reporter:
+    """Stage timings plus human output; the pipeline calls it, the CLI chooses the mode."""
+
+    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.interactive = not quiet and self.stream.isatty()
+        self.console = Console(file=self.stream, highlight=False) if self.interactive else None
+        self.timings: dict[str, float] = {}
+
+    def info(self, message: str) -> None:
+        if self.quiet:
+            return
+        if self.console is not None:
+            self.console.print(f"[dim]·[/dim] {message}")
+        else:
+            stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+            print(f"{stamp} gthfx INFO {message}", file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def stage(self, name: str, label: str) -> Iterator[None]:
+        """Time one stage; show a spinner on a terminal, a start and an end line otherwise."""
+        start = time.perf_counter()
+        if self.console is not None:
+            with self.console.status(f"{label}…"):
+                yield
+        else:
+            self.info(f"stage={name} start")
+            yield
+        elapsed = time.perf_counter() - start
+        self.timings[name] = self.timings.get(name, 0.0) + elapsed
+        self.info(
+            f"stage={name} done seconds={elapsed:.2f}"
+            if self.console is None
+            else f"{label} ({elapsed:.1f} s)"
+        )

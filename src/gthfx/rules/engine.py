@@ -1,0 +1,145 @@
+"""A ruleset compiled once into Polars expressions, and applied to the whole population at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from gthfx.errors import RulesError
+from gthfx.rules.compiler import FIELD_KINDS, CompileError, Kind, Scope, Typed, compile_node
+from gthfx.rules.grammar import ExprSyntaxError, names_in, parse_expression
+from gthfx.rules.model import TIER_LABELS, RulesetFile
+
+EXCLUDED = "excluded"
+OUTCOME_ORDER = ("survival", "growth", "development", EXCLUDED)
+
+
+@dataclass(frozen=True)
+class CompiledRuleset:
+    """Everything needed to type a joined frame: derived columns, conditions, tier rules."""
+
+    source: RulesetFile
+    run_date: date
+    derived: list[tuple[str, pl.Expr]]
+    conditions: list[tuple[str, pl.Expr]]
+    tier_rules: list[tuple[str, str, pl.Expr | None]]  # (rule id, tier, condition or None)
+    indicators: list[str]  # columns the tier rules read, directly or through derived fields
+    used_parameters: frozenset[str]
+
+
+def _compile(text: str, where: str, ruleset: RulesetFile, scope: Scope) -> Typed:
+    try:
+        return compile_node(parse_expression(text), scope)
+    except ExprSyntaxError as exc:
+        raise RulesError(
+            f"{ruleset.path}: {where}: syntax error at column {exc.column}: {exc.message}\n"
+            f"    {text}\n    {' ' * (exc.column - 1)}^"
+        ) from None
+    except CompileError as exc:
+        column = f" (column {exc.column})" if exc.column else ""
+        raise RulesError(f"{ruleset.path}: {where}{column}: {exc.message}\n    {text}") from None
+
+
+def compile_ruleset(
+    ruleset_file: RulesetFile, field_kinds: Mapping[str, str], run_date: date
+) -> CompiledRuleset:
+    """Parse, type-check and compile every expression; errors name the file and the rule."""
+    rs = ruleset_file.ruleset
+    columns: dict[str, Kind] = {name: FIELD_KINDS[kind] for name, kind in field_kinds.items()}
+    clash = sorted(set(rs.parameters) & (set(columns) | {"run_date", "run_year"}))
+    if clash:
+        raise RulesError(f"{ruleset_file.path}: parameters named like fields: {', '.join(clash)}")
+    scope = Scope(
+        columns=columns,
+        parameters={name: p.value for name, p in rs.parameters.items()},
+        run_date=run_date,
+    )
+    derived: list[tuple[str, pl.Expr]] = []
+    reads: dict[str, list[str]] = {}
+    for index, item in enumerate(rs.derived):
+        if item.id in columns:
+            raise RulesError(
+                f"{ruleset_file.path}: derived[{index}] `{item.id}` is already a field"
+            )
+        typed = _compile(item.expr, f"derived[{index}] `{item.id}`", ruleset_file, scope)
+        if typed.kind == "list":
+            raise RulesError(f"{ruleset_file.path}: derived[{index}] `{item.id}` cannot be a list")
+        derived.append((item.id, typed.expr.alias(item.id)))
+        reads[item.id] = [n.name for n in names_in(parse_expression(item.expr))]
+        columns[item.id] = typed.kind
+    conditions: list[tuple[str, pl.Expr]] = []
+    for index, cond in enumerate(rs.basic_conditions):
+        typed = _compile(cond.when, f"basic_conditions[{index}] `{cond.id}`", ruleset_file, scope)
+        if typed.kind != "bool":
+            raise RulesError(
+                f"{ruleset_file.path}: basic_conditions[{index}] `{cond.id}`: "
+                f"`when` must be a condition, found a {typed.kind}"
+            )
+        conditions.append((cond.id, typed.expr.fill_null(False)))
+    tier_rules: list[tuple[str, str, pl.Expr | None]] = []
+    indicators: list[str] = []
+    for index, rule in enumerate(rs.tiers):
+        if rule.when is None:
+            tier_rules.append((rule.id, rule.tier, None))
+            continue
+        typed = _compile(rule.when, f"tiers[{index}] `{rule.id}`", ruleset_file, scope)
+        if typed.kind != "bool":
+            raise RulesError(
+                f"{ruleset_file.path}: tiers[{index}] `{rule.id}`: "
+                f"`when` must be a condition, found a {typed.kind}"
+            )
+        tier_rules.append((rule.id, rule.tier, typed.expr.fill_null(False)))
+        for name in names_in(parse_expression(rule.when)):
+            if name.name in columns and name.name not in indicators:
+                indicators.append(name.name)
+    # a derived indicator brings the fields it reads (e.g. sales_yuan ← sales, revenue)
+    for indicator in list(indicators):
+        for read in reads.get(indicator, []):
+            if read in columns and read not in indicators and read not in ("run_date", "run_year"):
+                indicators.append(read)
+    return CompiledRuleset(
+        source=ruleset_file,
+        run_date=run_date,
+        derived=derived,
+        conditions=conditions,
+        tier_rules=tier_rules,
+        indicators=indicators,
+        used_parameters=frozenset(scope.used_parameters),
+    )
+
+
+def apply_ruleset(frame: pl.DataFrame, compiled: CompiledRuleset) -> pl.DataFrame:
+    """Type every business of a joined frame.
+
+    `frame` needs the field columns plus `_problems` (list of data-problem reasons) and
+    `_has_annual` (false for businesses whose annual rows conflict). Adds `tier`, `rule_id`,
+    `reasons` and the derived columns.
+    """
+    out = frame.with_columns(expr for _, expr in compiled.derived)
+    failed = [pl.when(~expr).then(pl.lit(cond_id)) for cond_id, expr in compiled.conditions]
+    failed_list = pl.concat_list(failed).list.drop_nulls()
+    reasons = pl.concat_list(
+        pl.col("_problems"),
+        pl.when(pl.col("_has_annual")).then(failed_list).otherwise(pl.lit([], pl.List(pl.String))),
+    )
+    out = out.with_columns(reasons.alias("reasons"))
+    excluded = pl.col("reasons").list.len() > 0
+    tier: Any = pl.when(excluded).then(pl.lit(EXCLUDED))
+    rule_id: Any = pl.when(excluded).then(pl.col("reasons").list.first())
+    for rule_id_value, tier_value, condition in compiled.tier_rules:
+        if condition is None:
+            tier = tier.otherwise(pl.lit(tier_value))
+            rule_id = rule_id.otherwise(pl.lit(rule_id_value))
+        else:
+            tier = tier.when(condition).then(pl.lit(tier_value))
+            rule_id = rule_id.when(condition).then(pl.lit(rule_id_value))
+    return out.with_columns(
+        tier.alias("tier"),
+        rule_id.alias("rule_id"),
+    ).with_columns(
+        pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
+    )

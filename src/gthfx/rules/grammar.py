@@ -1,0 +1,298 @@
+"""The rule expression grammar: text → a small tree. Never evaluated as Python.
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := not ("and" not)*
+    not     := "not" not | test
+    test    := sum [ cmpop sum | ["not"] "in" (list | NAME) | "is" ["not"] "missing" ]
+    sum     := product (("+" | "-") product)*
+    product := unary (("*" | "/") unary)*
+    unary   := "-" unary | atom
+    atom    := NUMBER | STRING | "true" | "false" | NAME | NAME "(" [expr ("," expr)*] ")"
+             | "(" expr ")" | list
+    list    := "[" [expr ("," expr)*] "]"
+    cmpop   := "==" | "!=" | "<" | "<=" | ">" | ">="
+
+Strings are in double or single quotes; NAME is a field, a derived field, a parameter, or one of
+the built-ins `run_date` and `run_year`. Numbers may use `_` as a digit separator (1_000_000).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KEYWORDS = {"and", "or", "not", "in", "is", "missing", "true", "false"}
+COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>\d[\d_]*(?:\.\d[\d_]*)?)
+  | (?P<string>"[^"]*"|'[^']*')
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
+    """,
+    re.VERBOSE,
+)
+
+
+class ExprSyntaxError(ValueError):
+    """A syntax error at a column of the expression text (1-based)."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+# ---- the tree ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: float | int | str | bool
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    column: int
+
+
+@dataclass(frozen=True)
+class ListOf:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "not"
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / and or, or a comparison
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class In:
+    operand: Node
+    items: ListOf | Name  # a literal list, or a parameter whose value is a list
+    negated: bool
+
+
+@dataclass(frozen=True)
+class IsMissing:
+    operand: Node
+    negated: bool
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple[Node, ...]
+    column: int
+
+
+Node = Literal | Name | ListOf | Unary | Binary | In | IsMissing | Call
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number string name op keyword end
+    text: str
+    column: int
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise ExprSyntaxError(f"unexpected character {text[pos]!r}", pos + 1)
+        kind = match.lastgroup or ""
+        value = match.group()
+        if kind != "ws":
+            if kind == "name" and value in KEYWORDS:
+                kind = "keyword"
+            tokens.append(Token(kind, value, pos + 1))
+        pos = match.end()
+    tokens.append(Token("end", "", len(text) + 1))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.pos = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.pos]
+
+    def take(self) -> Token:
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok
+
+    def at(self, *texts: str) -> bool:
+        return self.tok.kind in ("op", "keyword") and self.tok.text in texts
+
+    def expect(self, text: str) -> Token:
+        if not self.at(text):
+            found = self.tok.text or "end of expression"
+            raise ExprSyntaxError(f"expected {text!r}, found {found!r}", self.tok.column)
+        return self.take()
+
+    def parse(self) -> Node:
+        node = self.or_()
+        if self.tok.kind != "end":
+            raise ExprSyntaxError(f"unexpected {self.tok.text!r}", self.tok.column)
+        return node
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.at("or"):
+            self.take()
+            node = Binary("or", node, self.and_())
+        return node
+
+    def and_(self) -> Node:
+        node = self.not_()
+        while self.at("and"):
+            self.take()
+            node = Binary("and", node, self.not_())
+        return node
+
+    def not_(self) -> Node:
+        if self.at("not"):
+            self.take()
+            return Unary("not", self.not_())
+        return self.test()
+
+    def test(self) -> Node:
+        node = self.sum()
+        if self.tok.kind == "op" and self.tok.text in COMPARISONS:
+            op = self.take().text
+            return Binary(op, node, self.sum())
+        if self.at("in"):
+            self.take()
+            return In(node, self.in_items(), negated=False)
+        if self.at("not") and self.tokens[self.pos + 1].text == "in":
+            self.take()
+            self.take()
+            return In(node, self.in_items(), negated=True)
+        if self.at("is"):
+            self.take()
+            negated = False
+            if self.at("not"):
+                self.take()
+                negated = True
+            self.expect("missing")
+            return IsMissing(node, negated)
+        return node
+
+    def sum(self) -> Node:
+        node = self.product()
+        while self.at("+", "-"):
+            op = self.take().text
+            node = Binary(op, node, self.product())
+        return node
+
+    def product(self) -> Node:
+        node = self.unary()
+        while self.at("*", "/"):
+            op = self.take().text
+            node = Binary(op, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.at("-"):
+            self.take()
+            return Unary("-", self.unary())
+        return self.atom()
+
+    def in_items(self) -> ListOf | Name:
+        if self.tok.kind == "name":
+            tok = self.take()
+            return Name(tok.text, tok.column)
+        return self.list_()
+
+    def list_(self) -> ListOf:
+        self.expect("[")
+        items: list[Node] = []
+        if not self.at("]"):
+            items.append(self.or_())
+            while self.at(","):
+                self.take()
+                items.append(self.or_())
+        self.expect("]")
+        return ListOf(tuple(items))
+
+    def atom(self) -> Node:
+        tok = self.tok
+        if tok.kind == "number":
+            self.take()
+            text = tok.text.replace("_", "")
+            return Literal(float(text) if "." in text else int(text))
+        if tok.kind == "string":
+            self.take()
+            return Literal(tok.text[1:-1])
+        if tok.kind == "keyword" and tok.text in ("true", "false"):
+            self.take()
+            return Literal(tok.text == "true")
+        if tok.kind == "name":
+            self.take()
+            if self.at("("):
+                self.take()
+                args: list[Node] = []
+                if not self.at(")"):
+                    args.append(self.or_())
+                    while self.at(","):
+                        self.take()
+                        args.append(self.or_())
+                self.expect(")")
+                return Call(tok.text, tuple(args), tok.column)
+            return Name(tok.text, tok.column)
+        if self.at("("):
+            self.take()
+            node = self.or_()
+            self.expect(")")
+            return node
+        if self.at("["):
+            return self.list_()
+        found = tok.text or "end of expression"
+        raise ExprSyntaxError(f"expected a value, a name or '(', found {found!r}", tok.column)
+
+
+def parse_expression(text: str) -> Node:
+    """Parse one rule expression; raises ExprSyntaxError with a 1-based column."""
+    return _Parser(text).parse()
+
+
+def names_in(node: Node) -> list[Name]:
+    """Every name the expression reads, in order of appearance."""
+    out: list[Name] = []
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Name):
+            out.append(current)
+        elif isinstance(current, ListOf):
+            stack.extend(reversed(current.items))
+        elif isinstance(current, Unary):
+            stack.append(current.operand)
+        elif isinstance(current, Binary):
+            stack.extend((current.right, current.left))
+        elif isinstance(current, In):
+            stack.extend((current.items, current.operand))
+        elif isinstance(current, IsMissing):
+            stack.append(current.operand)
+        elif isinstance(current, Call):
+            stack.extend(reversed(current.args))
+    return out
