@@ -195,6 +195,10 @@ def load_extract(
     """Read and stack every file of one extract; the result has one text column per field."""
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
+    seen = [p.resolve() for p in paths]
+    twice = sorted({str(p) for p in paths if seen.count(p.resolve()) > 1})
+    if twice:
+        raise InputError(f"the {extract} extract names the same file twice: {', '.join(twice)}")
     for index, path in enumerate(paths):
         frame, fmt, enc = read_table(path, encoding)
         found, ignored = map_headers(path, extract, spec, frame.columns)

@@ -213,7 +213,12 @@ def _manifest(
             },
         },
         "inputs": [
-            {**asdict(info), "ignored_columns": list(info.ignored_columns)} for info in typed.files
+            {
+                **asdict(info),
+                "ignored_columns": list(info.ignored_columns),
+                "accounting": typed.per_file[info.path].as_dict(),
+            }
+            for info in typed.files
         ],
         "accounting": {name: acc.as_dict() for name, acc in typed.accounting.items()},
         "outcomes": counts,

@@ -13,7 +13,7 @@ from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import RunError
 from gthfx.join import join_extracts
-from gthfx.load import FileInfo, load_extract
+from gthfx.load import FileInfo, RawExtract, load_extract
 from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
 from gthfx.progress import Reporter
 from gthfx.regions import region_name
@@ -51,6 +51,7 @@ class Typed:
     rejects: pl.DataFrame
     accounting: dict[str, Accounting]
     files: list[FileInfo]
+    per_file: dict[str, Accounting]
 
 
 @dataclass
@@ -72,31 +73,49 @@ class RunResult:
         return 0
 
 
-def type_businesses(
-    options: RunOptions, reporter: Reporter, *, report_year: int | None = None
-) -> Typed:
+def compile_for(options: RunOptions) -> tuple[SourcesMapping, CompiledRuleset]:
+    """The sources mapping and the ruleset in force on the run date, compiled: checked before
+    any data is read."""
+    sources = load_sources(options.sources)
+    ruleset = ruleset_in_force(options.rules, options.run_date)
+    return sources, compile_ruleset(ruleset, sources.field_types(), options.run_date)
+
+
+def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
     """Load, validate, join and type: everything but writing."""
     with reporter.stage("rules", "读取规则 reading rules"):
-        sources = load_sources(options.sources)
-        ruleset = ruleset_in_force(options.rules, options.run_date)
-        compiled = compile_ruleset(ruleset, sources.field_types(), options.run_date)
-    reporter.info(f"ruleset={ruleset.ruleset.id} file={ruleset.path}")
-    year = report_year if report_year is not None else options.run_date.year - 1
-    validated: dict[str, ValidatedExtract] = {}
-    files: list[FileInfo] = []
-    known: pl.Series | None = None
+        sources, compiled = compile_for(options)
+    reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
+    raws: dict[str, RawExtract] = {}
     for extract in EXTRACTS:
         spec = sources.extracts[extract]
         with reporter.stage(f"load_{extract}", f"读取 {spec.label} loading {extract}"):
-            raw = load_extract(extract, list(options.inputs[extract]), spec, options.encoding)
+            raws[extract] = load_extract(
+                extract, list(options.inputs[extract]), spec, options.encoding
+            )
+    return type_extracts(raws, compiled, sources, reporter)
+
+
+def type_extracts(
+    raws: dict[str, RawExtract],
+    compiled: CompiledRuleset,
+    sources: SourcesMapping,
+    reporter: Reporter | None = None,
+) -> Typed:
+    """Validate, join and type extracts already read (from files, or built by rule cases)."""
+    reporter = reporter or Reporter(quiet=True)
+    year = compiled.run_date.year - 1
+    validated: dict[str, ValidatedExtract] = {}
+    known: pl.Series | None = None
+    for extract in EXTRACTS:
+        spec = sources.extracts[extract]
         with reporter.stage(f"validate_{extract}", f"校验 {spec.label} validating {extract}"):
-            checked = validate_extract(raw, spec, report_year=year, known_codes=known)
-        files.extend(raw.files)
+            checked = validate_extract(raws[extract], spec, report_year=year, known_codes=known)
         validated[extract] = checked
         acc = checked.accounting
         reporter.info(
-            f"extract={extract} files={len(raw.files)} read={acc.read} used={acc.used} "
-            f"rejected={acc.rejected} collapsed={acc.collapsed}"
+            f"extract={extract} files={len(raws[extract].files)} read={acc.read} "
+            f"used={acc.used} rejected={acc.rejected} collapsed={acc.collapsed}"
         )
         if extract == "annual":
             known = pl.concat(
@@ -114,7 +133,8 @@ def type_businesses(
         outcomes=outcomes,
         rejects=rejects,
         accounting={name: v.accounting for name, v in validated.items()},
-        files=files,
+        files=[info for raw in raws.values() for info in raw.files],
+        per_file={path: acc for v in validated.values() for path, acc in v.per_file.items()},
     )
 
 

@@ -61,6 +61,7 @@ class ValidatedExtract:
     rejects: pl.DataFrame
     conflicts: pl.DataFrame  # uscc (+ region/industry for annual) of conflicting duplicate groups
     accounting: Accounting
+    per_file: dict[str, Accounting]  # the same accounting for each input file (by path)
 
 
 def _reject_frame(
@@ -210,5 +211,26 @@ def validate_extract(
     if not accounting.holds():  # a bug, not a user error: the arithmetic above is exhaustive
         raise AssertionError(f"row accounting broken for {name}: {accounting}")
     return ValidatedExtract(
-        name=name, rows=rows, rejects=reject_frame, conflicts=conflicts, accounting=accounting
+        name=name,
+        rows=rows,
+        rejects=reject_frame,
+        conflicts=conflicts,
+        accounting=accounting,
+        per_file=_per_file(raw, rows, reject_frame),
     )
+
+
+def _per_file(raw: RawExtract, rows: pl.DataFrame, rejects: pl.DataFrame) -> dict[str, Accounting]:
+    used = dict(rows.group_by("_file").len().iter_rows())
+    rejected = dict(rejects.group_by("file").len().iter_rows())
+    out = {}
+    for index, info in enumerate(raw.files):
+        n_used = used.get(index, 0)
+        n_rejected = rejected.get(info.path, 0)
+        out[info.path] = Accounting(
+            read=info.rows,
+            used=n_used,
+            rejected=n_rejected,
+            collapsed=info.rows - n_used - n_rejected,
+        )
+    return out

@@ -163,3 +163,25 @@ def ruleset_in_force(location: Path, on: date) -> RulesetFile:
             hint="effective dates must not overlap",
         )
     return active[0]
+
+
+def with_parameters(source: RulesetFile, overrides: dict[str, object]) -> RulesetFile:
+    """The same ruleset with some parameter values replaced (rule cases, what-if)."""
+    rs = source.ruleset
+    unknown = sorted(set(overrides) - set(rs.parameters))
+    if unknown:
+        raise RulesError(
+            f"{source.path}: unknown parameter(s) {', '.join(unknown)}",
+            hint=f"known: {', '.join(rs.parameters)}",
+        )
+    params = dict(rs.parameters)
+    for name, value in overrides.items():
+        old = params[name]
+        if isinstance(old.value, bool) != isinstance(value, bool) or (
+            isinstance(old.value, int | float) and not isinstance(value, int | float)
+        ):
+            raise RulesError(f"parameter {name}: {value!r} is not of the kind of {old.value!r}")
+        params[name] = old.model_copy(update={"value": value})
+    return RulesetFile(
+        path=source.path, sha256=source.sha256, ruleset=rs.model_copy(update={"parameters": params})
+    )

@@ -1,0 +1,25 @@
+"""Every rule case under rules/cases/ runs through the real validate → join → rules path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gthfx.rules.cases import load_cases, run_case
+from gthfx.sources import load_sources
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE_FILES = sorted((ROOT / "rules" / "cases").glob("*.yaml"))
+CASES = [case for path in CASE_FILES for case in load_cases(path)]
+
+
+def test_case_files_exist() -> None:
+    assert CASE_FILES, "no rule case files under rules/cases/"
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.file.stem}:{c.name}" for c in CASES])
+def test_rule_case(case) -> None:  # type: ignore[no-untyped-def]
+    result = run_case(case, ROOT / "rules", load_sources())
+    assert result.passed, f"expected {case.expect}, got {result.actual}"
