@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -124,16 +124,33 @@ class RulesetFile:
     ruleset: Ruleset
 
 
-def load_ruleset(path: Path) -> RulesetFile:
+def _read_with_base(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], bytes]:
+    """The ruleset mapping of `path`, with `extends: OTHER.yaml` resolved: the file's own
+    top-level keys replace the base's, except `parameters`, which are merged name by name."""
+    if path.resolve() in chain:
+        names = " → ".join(p.name for p in (*chain, path))
+        raise RulesError(f"{path}: `extends` goes round in a circle ({names})")
     raw = load_yaml(path, RulesError)
+    if not isinstance(raw, dict):
+        raise RulesError(f"{path}: a ruleset is a mapping (id, title, effective_from, …)")
+    content = path.read_bytes()
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw, content
+    base, base_content = _read_with_base(path.parent / str(base_name), (*chain, path.resolve()))
+    merged = {**base, **raw}
+    merged["parameters"] = {**(base.get("parameters") or {}), **(raw.get("parameters") or {})}
+    return merged, base_content + content
+
+
+def load_ruleset(path: Path) -> RulesetFile:
+    raw, content = _read_with_base(path)
     try:
         ruleset = Ruleset.model_validate(raw)
     except ValidationError as exc:
         problems = [f"{pydantic_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise RulesError(f"{path}: " + "; ".join(problems)) from None
-    return RulesetFile(
-        path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), ruleset=ruleset
-    )
+    return RulesetFile(path=path, sha256=hashlib.sha256(content).hexdigest(), ruleset=ruleset)
 
 
 def ruleset_files(location: Path) -> list[Path]:
