@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from gthfx import uscc
-from gthfx.validate import CONFLICT, ValidatedExtract
+from gthfx.sources import SourcesMapping
+from gthfx.validate import CONFLICT, ValidatedExtract, problem_reasons
 
 EMPTY_LIST = pl.lit([], pl.List(pl.String))
 
@@ -16,41 +17,44 @@ def join_extracts(
     """Annual rows (and businesses whose annual rows conflict) left-joined with tax and social.
 
     Tax and social rows are already one per code and only for codes in annual (orphans were
-    rejected), so the joins are 1:1 and checked as such. The result carries `_problems` (every
-    data problem of the business), `flags`, and `_has_annual`.
+    rejected), so the joins are 1:1 and checked as such. The result carries, per extract, the
+    problem mask `_pm_<extract>` (0 where the business has no row) and `_conflict_<extract>`,
+    plus `_has_annual` (false where the annual rows conflict) and `flags`.
     """
-    base = annual.rows.rename({"_problems": "_problems_annual"}).with_columns(
-        pl.lit(True).alias("_has_annual")
+    base = annual.rows.rename({"_problem_mask": "_pm_annual"}).with_columns(
+        pl.lit(True).alias("_has_annual"), pl.lit(False).alias("_conflict_annual")
     )
     conflicted = annual.conflicts.with_columns(
         pl.lit(False).alias("_has_annual"),
+        pl.lit(True).alias("_conflict_annual"),
         uscc.status(pl.col("uscc")).alias("_code_status"),
-        pl.lit([f"{CONFLICT}:annual"], pl.List(pl.String)).alias("_problems_annual"),
+        pl.lit(0, pl.UInt64).alias("_pm_annual"),
     )
-    base = pl.concat([base, conflicted], how="diagonal_relaxed").drop("_file", "_row")
-
-    joined = base
-    problem_columns = ["_problems_annual"]
+    joined = pl.concat([base, conflicted], how="diagonal_relaxed").drop("_file", "_row")
     for extract in (tax, social):
         rows = extract.rows.drop("_file", "_row", "_code_status").rename(
-            {"_problems": f"_problems_{extract.name}"}
+            {"_problem_mask": f"_pm_{extract.name}"}
         )
-        joined = joined.join(rows, on="uscc", how="left", validate="1:1")
-        conflict_codes = extract.conflicts.get_column("uscc").implode()
-        joined = joined.with_columns(
-            pl.concat_list(
-                pl.col(f"_problems_{extract.name}").fill_null(EMPTY_LIST),
-                pl.when(pl.col("uscc").is_in(conflict_codes))
-                .then(pl.lit([f"{CONFLICT}:{extract.name}"], pl.List(pl.String)))
-                .otherwise(EMPTY_LIST),
-            ).alias(f"_problems_{extract.name}")
+        joined = joined.join(rows, on="uscc", how="left", validate="1:1").with_columns(
+            pl.col(f"_pm_{extract.name}").fill_null(0),
+            pl.col("uscc")
+            .is_in(extract.conflicts.get_column("uscc").implode())
+            .alias(f"_conflict_{extract.name}"),
         )
-        problem_columns.append(f"_problems_{extract.name}")
-
     return joined.with_columns(
-        pl.concat_list(problem_columns).alias("_problems"),
         pl.when(pl.col("_code_status") == uscc.CHECK_MISMATCH)
         .then(pl.lit([uscc.CHECK_MISMATCH], pl.List(pl.String)))
         .otherwise(EMPTY_LIST)
         .alias("flags"),
-    ).drop(*problem_columns, "_code_status")
+    ).drop("_code_status")
+
+
+def data_problem_checks(sources: SourcesMapping) -> list[tuple[pl.Expr, str]]:
+    """(condition, reason) for every data problem of a joined frame, in report order: per
+    extract, unparseable fields, missing required fields, conflicting duplicates."""
+    checks: list[tuple[pl.Expr, str]] = []
+    for extract, spec in sources.extracts.items():
+        mask = pl.col(f"_pm_{extract}")
+        checks += [((mask & bit) != 0, reason) for bit, reason in problem_reasons(extract, spec)]
+        checks.append((pl.col(f"_conflict_{extract}"), f"{CONFLICT}:{extract}"))
+    return checks

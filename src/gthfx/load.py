@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +83,11 @@ def _csv_options() -> dict[str, object]:
     }
 
 
-def _read_csv(path: Path, forced: str | None) -> tuple[pl.DataFrame, str]:
+Pick = Callable[[list[str]], list[str]]
+
+
+def _read_csv(path: Path, forced: str | None, pick: Pick | None) -> tuple[pl.DataFrame, str]:
+    """Read a CSV as text; `pick` chooses, from the header row, the columns to read."""
     encoding = ENCODINGS.get(forced.lower()) if forced else None
     if forced and encoding is None:
         raise InputError(
@@ -92,7 +97,11 @@ def _read_csv(path: Path, forced: str | None) -> tuple[pl.DataFrame, str]:
     detected = encoding or _detect_encoding(path)
     if detected in ("utf-8", "utf-8-sig"):
         try:
-            return pl.read_csv(path, encoding="utf8", **_csv_options()), detected  # type: ignore[arg-type]
+            columns = None
+            if pick is not None:
+                header = pl.read_csv(path, n_rows=0, encoding="utf8", **_csv_options())  # type: ignore[arg-type]
+                columns = pick(header.columns)
+            return pl.read_csv(path, encoding="utf8", columns=columns, **_csv_options()), detected  # type: ignore[arg-type]
         except pl.exceptions.ComputeError as exc:
             if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
                 raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
@@ -111,8 +120,14 @@ def _read_csv(path: Path, forced: str | None) -> tuple[pl.DataFrame, str]:
             f"{path}: neither UTF-8 nor GB18030 text (undecodable byte at offset {exc.start})",
             hint="re-export the file as UTF-8 CSV, or force an encoding with --encoding",
         ) from None
+    data = text.encode("utf-8")
+    del text
     try:
-        return pl.read_csv(io.BytesIO(text.encode("utf-8")), **_csv_options()), "gb18030"  # type: ignore[arg-type]
+        columns = None
+        if pick is not None:
+            header = pl.read_csv(io.BytesIO(data), n_rows=0, **_csv_options())  # type: ignore[arg-type]
+            columns = pick(header.columns)
+        return pl.read_csv(io.BytesIO(data), columns=columns, **_csv_options()), "gb18030"  # type: ignore[arg-type]
     except pl.exceptions.NoDataError:
         raise InputError(f"{path}: the file is empty (no header row)") from None
     except pl.exceptions.ComputeError as exc:
@@ -121,7 +136,9 @@ def _read_csv(path: Path, forced: str | None) -> tuple[pl.DataFrame, str]:
 
 def _read_xlsx(path: Path) -> pl.DataFrame:
     try:
-        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0, sheet_id=1)
+        frame = pl.read_excel(
+            path, engine="calamine", infer_schema_length=0, sheet_id=1, drop_empty_rows=False
+        )
     except Exception as exc:  # fastexcel raises its own family, not exported stably
         raise InputError(f"{path}: cannot read as an Excel workbook: {_first_line(exc)}") from None
     return frame
@@ -140,8 +157,11 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def read_table(path: Path, encoding: str | None = None) -> tuple[pl.DataFrame, str, str | None]:
-    """One file as text columns with its own headers → (frame, format, encoding)."""
+def read_table(
+    path: Path, encoding: str | None = None, pick: Pick | None = None
+) -> tuple[pl.DataFrame, str, str | None]:
+    """One file as text columns with its own headers → (frame, format, encoding). For CSV,
+    `pick` may choose the columns to read from the header row (the others are never parsed)."""
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
@@ -154,7 +174,7 @@ def read_table(path: Path, encoding: str | None = None) -> tuple[pl.DataFrame, s
     if suffix == ".parquet":
         return _read_parquet(path), "parquet", None
     if suffix in (".csv", ".txt", ".tsv"):
-        frame, enc = _read_csv(path, encoding)
+        frame, enc = _read_csv(path, encoding, pick)
         return frame, "csv", enc
     raise InputError(
         f"{path}: unknown file type {suffix or '(none)'}",
@@ -189,6 +209,19 @@ def map_headers(
     return found, ignored
 
 
+class _HeaderPick:
+    """Maps a file's header row (checking required fields) and names the columns to read."""
+
+    def __init__(self, path: Path, extract: str, spec: ExtractSpec, wanted: list[str]) -> None:
+        self.path, self.extract, self.spec, self.wanted = path, extract, spec, wanted
+        self.mapped: tuple[dict[str, str], tuple[str, ...]] | None = None
+
+    def __call__(self, headers: list[str]) -> list[str]:
+        self.mapped = map_headers(self.path, self.extract, self.spec, headers)
+        found = self.mapped[0]
+        return [found[name] for name in self.wanted if name in found]
+
+
 def load_extract(
     extract: str, paths: list[Path], spec: ExtractSpec, encoding: str | None = None
 ) -> RawExtract:
@@ -199,12 +232,14 @@ def load_extract(
     twice = sorted({str(p) for p in paths if seen.count(p.resolve()) > 1})
     if twice:
         raise InputError(f"the {extract} extract names the same file twice: {', '.join(twice)}")
+    wanted = ["uscc", *spec.typed_fields()]
     for index, path in enumerate(paths):
-        frame, fmt, enc = read_table(path, encoding)
-        found, ignored = map_headers(path, extract, spec, frame.columns)
+        pick = _HeaderPick(path, extract, spec, wanted)
+        frame, fmt, enc = read_table(path, encoding, pick)
+        found, ignored = pick.mapped or map_headers(path, extract, spec, frame.columns)
         columns = [
             (pl.col(found[name]) if name in found else pl.lit(None, pl.String)).alias(name)
-            for name in spec.fields
+            for name in wanted
         ]
         frame = frame.select(
             pl.lit(index, pl.UInt16).alias("_file"),
@@ -228,6 +263,6 @@ def load_extract(
         stacked = pl.concat(frames, how="vertical")
     else:
         stacked = pl.DataFrame(
-            schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(spec.fields, pl.String)}
+            schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
         )
     return RawExtract(name=extract, frame=stacked, files=infos)

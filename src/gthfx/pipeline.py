@@ -12,7 +12,7 @@ import polars as pl
 from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import RunError
-from gthfx.join import join_extracts
+from gthfx.join import data_problem_checks, join_extracts
 from gthfx.load import FileInfo, RawExtract, load_extract
 from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
 from gthfx.progress import Reporter
@@ -123,7 +123,7 @@ def type_extracts(
             )
     with reporter.stage("type", "分型 typing"):
         joined = join_extracts(validated["annual"], validated["tax"], validated["social"])
-        typed = apply_ruleset(joined, compiled)
+        typed = apply_ruleset(joined, compiled, data_problem_checks(sources))
         columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
         outcomes = typed.select(columns).sort("uscc")
         rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")

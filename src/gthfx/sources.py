@@ -56,6 +56,11 @@ class ExtractSpec(BaseModel):
     def personal_fields(self) -> list[str]:
         return [name for name, spec in self.fields.items() if spec.personal]
 
+    def typed_fields(self) -> list[str]:
+        """The fields a run reads and types, in mapping order: all but the key and personal
+        data (which typing never needs, so it is never loaded)."""
+        return [n for n, spec in self.fields.items() if n != "uscc" and not spec.personal]
+
 
 class SourcesMapping(BaseModel):
     """All extracts."""

@@ -12,7 +12,7 @@ import polars as pl
 
 from gthfx import uscc
 from gthfx.load import RawExtract
-from gthfx.parse import failed, parse
+from gthfx.parse import has_text, parse, parse_fast
 from gthfx.sources import MONEY_FACTOR, ExtractSpec
 
 # reject reasons beyond the code statuses of `uscc`
@@ -57,7 +57,7 @@ class ValidatedExtract:
     """Typed rows (one per business), rejected rows and the data problems of each business."""
 
     name: str
-    rows: pl.DataFrame  # uscc, typed fields, _code_status, _problems (list[str])
+    rows: pl.DataFrame  # uscc, typed fields, _code_status, _problem_mask (see problem_reasons)
     rejects: pl.DataFrame
     conflicts: pl.DataFrame  # uscc (+ region/industry for annual) of conflicting duplicate groups
     accounting: Accounting
@@ -87,51 +87,92 @@ def _reject_frame(
     ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
 
 
+MISSING_SHIFT = 32  # problem mask: bit i = field i did not parse; bit 32 + i = required, empty
+
+
+def problem_reasons(extract: str, spec: ExtractSpec) -> list[tuple[int, str]]:
+    """(bit, reason) for every data problem a row of this extract can have, in report order:
+    unparseable fields in mapping order, then missing required fields."""
+    fields = spec.typed_fields()
+    out = [(1 << i, f"unparseable:{extract}.{name}") for i, name in enumerate(fields)]
+    out += [
+        (1 << (MISSING_SHIFT + i), f"missing:{name}")
+        for i, name in enumerate(fields)
+        if spec.fields[name].required
+    ]
+    return out
+
+
 def type_rows(raw: RawExtract, spec: ExtractSpec) -> pl.DataFrame:
-    """Normalise the code, parse every field, and list the fields that failed to parse."""
-    fields = [name for name in spec.fields if name != "uscc"]
-    parsed = {
-        name: parse(
-            pl.col(name),
-            spec.fields[name].type,
-            MONEY_FACTOR[spec.fields[name].unit or "元"],
+    """Normalise the code, parse every field, and mark the fields that failed to parse.
+
+    Tidy rows take a fast path (plain casts); only rows with some value the fast path cannot
+    vouch for (full-width digits, `2024/7/1`, `1,234`, bad values, …) are parsed in full — the
+    same result, at a fraction of the cost on real extracts, where most rows are tidy.
+
+    `_bad_mask` has bit i set when field i of `spec.typed_fields()` held text that did not parse;
+    `_bad_raw` joins those texts, so that two rows with different bad values are not taken for
+    exact duplicates.
+    """
+    fields = spec.typed_fields()
+    if len(fields) >= MISSING_SHIFT:
+        raise ValueError(f"at most {MISSING_SHIFT - 1} fields per extract")
+    kinds = {name: spec.fields[name].type for name in fields}
+    factors = {name: MONEY_FACTOR[spec.fields[name].unit or "元"] for name in fields}
+    frame = raw.frame.rename({"uscc": "_raw_code"})
+    fast = frame.with_columns(
+        parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
+        *(parse_fast(pl.col(n), kinds[n], factors[n]).alias(f"{n}__typed") for n in fields),
+    )
+    unsure = pl.any_horizontal(
+        pl.col("_raw_code").is_not_null() & pl.col("uscc").is_null(),
+        *(pl.col(n).is_not_null() & pl.col(f"{n}__typed").is_null() for n in fields),
+    )
+    fast = fast.with_columns(unsure.alias("_unsure"))
+    slow = (
+        fast.filter(pl.col("_unsure"))
+        .select(frame.columns)
+        .with_columns(
+            uscc.normalise(pl.col("_raw_code")).alias("uscc"),
+            *(parse(pl.col(n), kinds[n], factors[n]).alias(f"{n}__typed") for n in fields),
         )
-        for name in fields
-    }
-    bad = [pl.when(failed(pl.col(n), e)).then(pl.lit(n)) for n, e in parsed.items()]
-    # The raw text of the fields that failed, so that two rows with different bad values are not
-    # taken for exact duplicates.
-    bad_raw = [pl.when(failed(pl.col(n), e)).then(pl.col(n)) for n, e in parsed.items()]
-    empty = pl.lit([], pl.List(pl.String))
-    return (
-        raw.frame.rename({"uscc": "_raw_code"})
-        .with_columns(uscc.normalise(pl.col("_raw_code")).alias("uscc"))
-        .select(
-            "_file",
-            "_row",
-            "_raw_code",
-            "uscc",
-            uscc.status(pl.col("uscc")).alias("_code_status"),
-            *(expr.alias(name) for name, expr in parsed.items()),
-            (pl.concat_list(bad).list.drop_nulls() if bad else empty).alias("_bad"),
-            (pl.concat_list(bad_raw).list.drop_nulls() if bad_raw else empty).alias("_bad_raw"),
-        )
+    )
+    typed = pl.concat([fast.filter(~pl.col("_unsure")).drop("_unsure"), slow], how="vertical")
+    failed = {name: has_text(pl.col(name)) & pl.col(f"{name}__typed").is_null() for name in fields}
+    mask = pl.sum_horizontal(
+        pl.when(cond).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
+        for i, cond in enumerate(failed.values())
+    )
+    bad_raw = pl.concat_str(
+        [pl.when(cond).then(pl.col(name)) for name, cond in failed.items()],
+        separator="\x1f",
+        ignore_nulls=True,
+    )
+    return typed.select(
+        "_file",
+        "_row",
+        "_raw_code",
+        "uscc",
+        uscc.status(pl.col("uscc")).alias("_code_status"),
+        *(pl.col(f"{name}__typed").alias(name) for name in fields),
+        (mask if fields else pl.lit(0, pl.UInt64)).alias("_bad_mask"),
+        (bad_raw if fields else pl.lit("")).alias("_bad_raw"),
     )
 
 
-def _problems(extract: str, spec: ExtractSpec) -> pl.Expr:
-    """Data problems of one typed row, as reason strings: unparseable and missing required."""
+def _problem_mask(spec: ExtractSpec) -> pl.Expr:
+    """Unparseable bits plus a bit for each required field that is empty (and not unparseable)."""
+    fields = spec.typed_fields()
     missing = [
-        pl.when(pl.col(name).is_null() & ~pl.col("_bad").list.contains(name)).then(
-            pl.lit(f"missing:{name}")
-        )
-        for name, fspec in spec.fields.items()
-        if fspec.required and name != "uscc"
+        pl.when(pl.col(name).is_null() & (pl.col("_bad_mask") & (1 << i) == 0))
+        .then(pl.lit(1 << (MISSING_SHIFT + i), pl.UInt64))
+        .otherwise(pl.lit(0, pl.UInt64))
+        for i, name in enumerate(fields)
+        if spec.fields[name].required
     ]
-    unparseable = pl.col("_bad").list.eval(pl.lit(f"unparseable:{extract}.") + pl.element())
     if not missing:
-        return unparseable
-    return pl.concat_list(unparseable, pl.concat_list(missing).list.drop_nulls())
+        return pl.col("_bad_mask")
+    return pl.col("_bad_mask") | pl.sum_horizontal(missing)
 
 
 def validate_extract(
@@ -201,8 +242,8 @@ def validate_extract(
     collapsed = rows.filter(~conflict & ~pl.col("_first")).height
     rows = (
         rows.filter(~conflict & pl.col("_first"))
-        .with_columns(_problems(name, spec).alias("_problems"))
-        .drop("_first", "_variants", "_raw_code", "_bad", "_bad_raw")
+        .with_columns(_problem_mask(spec).alias("_problem_mask"))
+        .drop("_first", "_variants", "_raw_code", "_bad_mask", "_bad_raw")
     )
     reject_frame = pl.concat(rejects, how="vertical")
     accounting = Accounting(

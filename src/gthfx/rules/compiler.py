@@ -11,6 +11,7 @@ Meaning, the same for every engine:
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal as TypingLiteral
@@ -100,6 +101,18 @@ def _same_kind(left: Typed, right: Typed, op: str) -> None:
 
 
 def compile_node(node: Node, scope: Scope) -> Typed:
+    """Compile one expression; a list (literal or parameter) is only allowed after `in`."""
+    typed = _compile_any(node, scope)
+    if typed.kind == "list":
+        raise CompileError('a list can only follow `in` (x in ["a", "b"])', _column(node))
+    return typed
+
+
+def _column(node: Node) -> int | None:
+    return node.column if isinstance(node, Name | Call) else None
+
+
+def _compile_any(node: Node, scope: Scope) -> Typed:
     if isinstance(node, Literal):
         value = node.value
         if isinstance(value, bool):
@@ -151,7 +164,8 @@ def compile_node(node: Node, scope: Scope) -> Typed:
                 "+": left.expr + right.expr,
                 "-": left.expr - right.expr,
                 "*": left.expr * right.expr,
-                "/": left.expr / right.expr,
+                # x / 0 is missing (as in SQL), not inf or NaN, so comparisons with it are false
+                "/": pl.when(right.expr != 0).then(left.expr / right.expr),
             }
             return Typed(ops[node.op], "number")
         _same_kind(left, right, node.op)
@@ -168,7 +182,7 @@ def compile_node(node: Node, scope: Scope) -> Typed:
         return Typed(cmp.fill_null(False), "bool")
     if isinstance(node, In):
         operand = compile_node(node.operand, scope)
-        choices = compile_node(node.items, scope)
+        choices = _compile_any(node.items, scope)
         if choices.kind != "list":
             raise CompileError('`in` needs a list: ["a", "b"] or a list parameter')
         wrong = [v for v in choices.values if _param_kind(v) != operand.kind]
@@ -213,8 +227,11 @@ def _compile_call(node: Call, scope: Scope) -> Typed:
     if fn == "date":
         if len(node.args) != 1 or not isinstance(node.args[0], Literal):
             raise CompileError('date() takes one string: date("2024-07-01")', node.column)
+        text = str(node.args[0].value)
         try:
-            value = date.fromisoformat(str(node.args[0].value))
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                raise ValueError(text)
+            value = date.fromisoformat(text)
         except ValueError:
             raise CompileError(
                 f"date({node.args[0].value!r}) is not YYYY-MM-DD", node.column

@@ -112,34 +112,56 @@ def compile_ruleset(
     )
 
 
-def apply_ruleset(frame: pl.DataFrame, compiled: CompiledRuleset) -> pl.DataFrame:
+def apply_ruleset(
+    frame: pl.DataFrame, compiled: CompiledRuleset, problems: list[tuple[pl.Expr, str]]
+) -> pl.DataFrame:
     """Type every business of a joined frame.
 
-    `frame` needs the field columns plus `_problems` (list of data-problem reasons) and
-    `_has_annual` (false for businesses whose annual rows conflict). Adds `tier`, `rule_id`,
-    `reasons` and the derived columns.
+    `problems` are (condition, reason) pairs for data problems (see `join.data_problem_checks`);
+    `frame` needs the columns they read, the field columns and `_has_annual` (false for businesses
+    whose annual rows conflict: their basic conditions are not evaluated). Adds the derived
+    columns, `tier`, `tier_label`, `rule_id` and `reasons` (empty for typed businesses). Rows keep
+    no particular order.
     """
     out = frame.with_columns(expr for _, expr in compiled.derived)
-    failed = [pl.when(~expr).then(pl.lit(cond_id)) for cond_id, expr in compiled.conditions]
-    failed_list = pl.concat_list(failed).list.drop_nulls()
-    reasons = pl.concat_list(
-        pl.col("_problems"),
-        pl.when(pl.col("_has_annual")).then(failed_list).otherwise(pl.lit([], pl.List(pl.String))),
+    checks = [(cond, reason) for cond, reason in problems]
+    checks += [(~expr & pl.col("_has_annual"), cond_id) for cond_id, expr in compiled.conditions]
+    out = out.with_columns(pl.any_horizontal(c for c, _ in checks).alias("_excluded"))
+    # reasons are built only for excluded businesses: lists cost, and most businesses are typed
+    excluded = (
+        out.filter(pl.col("_excluded"))
+        .with_columns(
+            pl.concat_list(pl.when(c).then(pl.lit(r)) for c, r in checks)
+            .list.drop_nulls()
+            .alias("reasons"),
+            pl.lit(EXCLUDED).alias("tier"),
+        )
+        .with_columns(pl.col("reasons").list.first().alias("rule_id"))
     )
-    out = out.with_columns(reasons.alias("reasons"))
-    excluded = pl.col("reasons").list.len() > 0
-    tier: Any = pl.when(excluded).then(pl.lit(EXCLUDED))
-    rule_id: Any = pl.when(excluded).then(pl.col("reasons").list.first())
+    tier: Any = None
+    rule_id: Any = None
     for rule_id_value, tier_value, condition in compiled.tier_rules:
         if condition is None:
-            tier = tier.otherwise(pl.lit(tier_value))
-            rule_id = rule_id.otherwise(pl.lit(rule_id_value))
+            tier = pl.lit(tier_value) if tier is None else tier.otherwise(pl.lit(tier_value))
+            rule_id = (
+                pl.lit(rule_id_value)
+                if rule_id is None
+                else rule_id.otherwise(pl.lit(rule_id_value))
+            )
         else:
-            tier = tier.when(condition).then(pl.lit(tier_value))
-            rule_id = rule_id.when(condition).then(pl.lit(rule_id_value))
-    return out.with_columns(
+            tier = (pl.when if tier is None else tier.when)(condition).then(pl.lit(tier_value))
+            rule_id = (pl.when if rule_id is None else rule_id.when)(condition).then(
+                pl.lit(rule_id_value)
+            )
+    typed = out.filter(~pl.col("_excluded")).with_columns(
+        pl.lit([], pl.List(pl.String)).alias("reasons"),
         tier.alias("tier"),
         rule_id.alias("rule_id"),
-    ).with_columns(
-        pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
+    )
+    return (
+        pl.concat([typed, excluded], how="vertical")
+        .drop("_excluded")
+        .with_columns(
+            pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
+        )
     )

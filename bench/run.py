@@ -1,0 +1,114 @@
+"""`make bench`: type 1 M and 10 M synthetic businesses with gthfx and with a bare hand-written
+Polars query on the same files, and print wall time and peak memory of each.
+
+    python bench/run.py                       # 1 M and 10 M
+    python bench/run.py --sizes 200000        # a quick look
+    python bench/run.py --excel               # gthfx with the Excel workbook too
+
+Generated extracts are cached under bench/data/<rows>/ (delete the folder to regenerate). Each
+measurement is a separate process; peak memory is that process's maximum resident set size.
+Figures depend on the machine: compare the ratio, not the seconds, across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+OUT = HERE / "out"
+RUN_DATE = "2024-07-01"
+SEED = 20240701
+
+
+@dataclass(frozen=True)
+class Measure:
+    seconds: float
+    peak_mib: float
+
+
+def measure(cmd: list[str]) -> Measure:
+    """Run one command as a child process; wall time and its own peak RSS (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode("utf-8", "replace")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
+    return Measure(seconds=elapsed, peak_mib=usage.ru_maxrss / 1024)
+
+
+def extracts(rows: int) -> dict[str, Path]:
+    """The cached synthetic extracts for `rows` businesses (generated on first use)."""
+    folder = DATA / str(rows)
+    stamp = folder / ".complete"
+    if not stamp.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"generating {rows:,} businesses into {folder} …", flush=True)
+        gen = measure(
+            [sys.executable, "-m", "gthfx.cli", "samples", "--rows", str(rows), "--out",
+             str(folder), "--date", RUN_DATE, "--format", "csv", "--seed", str(SEED)]
+        )  # fmt: skip
+        print(f"  generated in {gen.seconds:.1f} s, peak {gen.peak_mib:,.0f} MiB", flush=True)
+        stamp.write_text("ok\n")
+    year = folder / str(int(RUN_DATE[:4]) - 1)
+    return {e: next((year / e).glob("*.csv")) for e in ("annual", "tax", "social")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="1000000,10000000", help="comma-separated row counts")
+    ap.add_argument("--excel", action="store_true", help="let gthfx write the Excel workbook")
+    args = ap.parse_args()
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; figures are for this machine only"
+    )
+    rows_out = []
+    for rows in sizes:
+        files = extracts(rows)
+        inputs = ["--annual", str(files["annual"]), "--tax", str(files["tax"]),
+                  "--social", str(files["social"])]  # fmt: skip
+        out = OUT / str(rows)
+        shutil.rmtree(out, ignore_errors=True)
+        gthfx = measure(
+            [sys.executable, "-m", "gthfx.cli", "classify", "--date", RUN_DATE, *inputs,
+             "--out", str(out / "gthfx"), "--rules", str(HERE.parent / "rules"), "--quiet",
+             "--force", "--excel" if args.excel else "--no-excel"]
+        )  # fmt: skip
+        bare = measure(
+            [sys.executable, str(HERE / "bare.py"), "--date", RUN_DATE, *inputs,
+             "--out", str(out / "bare")]
+        )  # fmt: skip
+        rows_out.append((rows, gthfx, bare))
+        print(
+            f"{rows:>12,}  gthfx {gthfx.seconds:8.1f} s {gthfx.peak_mib:9,.0f} MiB   "
+            f"bare {bare.seconds:8.1f} s {bare.peak_mib:9,.0f} MiB   "
+            f"ratio {gthfx.seconds / bare.seconds:5.2f}   "
+            f"gthfx {gthfx.seconds / rows * 1e6:6.1f} s per million",
+            flush=True,
+        )
+    print()
+    print("| businesses | gthfx s | gthfx peak MiB | bare s | bare peak MiB | ratio | gthfx s/M |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for rows, g, b in rows_out:
+        print(
+            f"| {rows:,} | {g.seconds:.1f} | {g.peak_mib:,.0f} | {b.seconds:.1f} | "
+            f"{b.peak_mib:,.0f} | {g.seconds / b.seconds:.2f} | {g.seconds / rows * 1e6:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
