@@ -209,6 +209,24 @@ def map_headers(
     return found, ignored
 
 
+def check_files(extract: str, paths: list[Path], spec: ExtractSpec) -> None:
+    """Before any data is read: every file exists, is not empty, and (CSV) has the required
+    columns. The same checks run again on load; this only makes them fail early."""
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: file not found")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not a file")
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: the file is empty (0 bytes)")
+        if path.suffix.lower() == ".csv" and _detect_encoding(path) != "gb18030":
+            try:
+                header = pl.read_csv(path, n_rows=0, encoding="utf8-lossy", **_csv_options())  # type: ignore[arg-type]
+            except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+                continue  # the full read reports it, with its own message
+            map_headers(path, extract, spec, header.columns)
+
+
 class _HeaderPick:
     """Maps a file's header row (checking required fields) and names the columns to read."""
 

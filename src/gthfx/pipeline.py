@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import RunError
 from gthfx.join import data_problem_checks, join_extracts
-from gthfx.load import FileInfo, RawExtract, load_extract
+from gthfx.load import FileInfo, RawExtract, check_files, load_extract
 from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
 from gthfx.progress import Reporter
 from gthfx.regions import region_name
@@ -86,35 +87,47 @@ def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
     with reporter.stage("rules", "读取规则 reading rules"):
         sources, compiled = compile_for(options)
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
-    raws: dict[str, RawExtract] = {}
+    # every file's existence and header row first: a bad social file should not wait for the
+    # annual extract to be typed
     for extract in EXTRACTS:
-        spec = sources.extracts[extract]
-        with reporter.stage(f"load_{extract}", f"读取 {spec.label} loading {extract}"):
-            raws[extract] = load_extract(
-                extract, list(options.inputs[extract]), spec, options.encoding
-            )
-    return type_extracts(raws, compiled, sources, reporter)
+        check_files(extract, list(options.inputs[extract]), sources.extracts[extract])
+
+    def reader(extract: str) -> Callable[[], RawExtract]:
+        def read() -> RawExtract:
+            spec = sources.extracts[extract]
+            with reporter.stage(f"load_{extract}", f"读取 {spec.label} loading {extract}"):
+                return load_extract(extract, list(options.inputs[extract]), spec, options.encoding)
+
+        return read
+
+    return type_extracts({e: reader(e) for e in EXTRACTS}, compiled, sources, reporter)
 
 
 def type_extracts(
-    raws: dict[str, RawExtract],
+    readers: dict[str, Callable[[], RawExtract]],
     compiled: CompiledRuleset,
     sources: SourcesMapping,
     reporter: Reporter | None = None,
 ) -> Typed:
-    """Validate, join and type extracts already read (from files, or built by rule cases)."""
+    """Validate, join and type extracts (read from files, or built by rule cases). Each extract
+    is read only when its turn comes and its raw text is dropped once typed, so at most one raw
+    extract is in memory at a time."""
     reporter = reporter or Reporter(quiet=True)
     year = compiled.run_date.year - 1
     validated: dict[str, ValidatedExtract] = {}
+    files: list[FileInfo] = []
     known: pl.Series | None = None
     for extract in EXTRACTS:
         spec = sources.extracts[extract]
+        raw = readers[extract]()
         with reporter.stage(f"validate_{extract}", f"校验 {spec.label} validating {extract}"):
-            checked = validate_extract(raws[extract], spec, report_year=year, known_codes=known)
+            checked = validate_extract(raw, spec, report_year=year, known_codes=known)
+        files.extend(raw.files)
+        del raw
         validated[extract] = checked
         acc = checked.accounting
         reporter.info(
-            f"extract={extract} files={len(raws[extract].files)} read={acc.read} "
+            f"extract={extract} files={len(checked.per_file)} read={acc.read} "
             f"used={acc.used} rejected={acc.rejected} collapsed={acc.collapsed}"
         )
         if extract == "annual":
@@ -133,7 +146,7 @@ def type_extracts(
         outcomes=outcomes,
         rejects=rejects,
         accounting={name: v.accounting for name, v in validated.items()},
-        files=[info for raw in raws.values() for info in raw.files],
+        files=files,
         per_file={path: acc for v in validated.values() for path, acc in v.per_file.items()},
     )
 

@@ -120,44 +120,47 @@ def type_rows(raw: RawExtract, spec: ExtractSpec) -> pl.DataFrame:
     kinds = {name: spec.fields[name].type for name in fields}
     factors = {name: MONEY_FACTOR[spec.fields[name].unit or "元"] for name in fields}
     frame = raw.frame.rename({"uscc": "_raw_code"})
-    fast = frame.with_columns(
-        parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
-        *(parse_fast(pl.col(n), kinds[n], factors[n]).alias(f"{n}__typed") for n in fields),
-    )
-    unsure = pl.any_horizontal(
-        pl.col("_raw_code").is_not_null() & pl.col("uscc").is_null(),
-        *(pl.col(n).is_not_null() & pl.col(f"{n}__typed").is_null() for n in fields),
-    )
-    fast = fast.with_columns(unsure.alias("_unsure"))
-    slow = (
-        fast.filter(pl.col("_unsure"))
-        .select(frame.columns)
-        .with_columns(
-            uscc.normalise(pl.col("_raw_code")).alias("uscc"),
-            *(parse(pl.col(n), kinds[n], factors[n]).alias(f"{n}__typed") for n in fields),
-        )
-    )
-    typed = pl.concat([fast.filter(~pl.col("_unsure")).drop("_unsure"), slow], how="vertical")
-    failed = {name: has_text(pl.col(name)) & pl.col(f"{name}__typed").is_null() for name in fields}
-    mask = pl.sum_horizontal(
-        pl.when(cond).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
-        for i, cond in enumerate(failed.values())
-    )
-    bad_raw = pl.concat_str(
-        [pl.when(cond).then(pl.col(name)) for name, cond in failed.items()],
-        separator="\x1f",
-        ignore_nulls=True,
-    )
-    return typed.select(
+    typed = frame.select(
         "_file",
         "_row",
         "_raw_code",
-        "uscc",
-        uscc.status(pl.col("uscc")).alias("_code_status"),
-        *(pl.col(f"{name}__typed").alias(name) for name in fields),
-        (mask if fields else pl.lit(0, pl.UInt64)).alias("_bad_mask"),
-        (bad_raw if fields else pl.lit("")).alias("_bad_raw"),
+        parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
+        *(parse_fast(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
     )
+    # a row is unsure when some cell holds text the fast path did not turn into a value
+    unsure = pl.any_horizontal(
+        frame.get_column("_raw_code").is_not_null() & typed.get_column("uscc").is_null(),
+        *(frame.get_column(n).is_not_null() & typed.get_column(n).is_null() for n in fields),
+    )
+    index = typed.select(unsure.arg_true()).to_series()
+    slow = frame[index]
+    failed = {
+        n: has_text(pl.col(n)) & parse(pl.col(n), kinds[n], factors[n]).is_null() for n in fields
+    }
+    slow = slow.select(
+        uscc.normalise(pl.col("_raw_code")).alias("uscc"),
+        *(parse(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
+        pl.sum_horizontal(
+            pl.when(cond).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
+            for i, cond in enumerate(failed.values())
+        ).alias("_bad_mask"),
+        pl.concat_str(
+            [pl.when(cond).then(pl.col(name)) for name, cond in failed.items()],
+            separator="\x1f",
+            ignore_nulls=True,
+        ).alias("_bad_raw"),
+    )
+    # put the fully parsed rows back in place (columns are replaced one at a time: no copy of
+    # the whole frame)
+    out = typed.with_columns(
+        pl.zeros(typed.height, pl.UInt64, eager=True).alias("_bad_mask"),
+        pl.repeat("", typed.height, dtype=pl.String, eager=True).alias("_bad_raw"),
+    )
+    if slow.height:
+        out = out.with_columns(
+            out.get_column(name).scatter(index, slow.get_column(name)) for name in slow.columns
+        )
+    return out.with_columns(uscc.status(pl.col("uscc")).alias("_code_status"))
 
 
 def _problem_mask(spec: ExtractSpec) -> pl.Expr:

@@ -21,6 +21,7 @@ lists).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,9 @@ def load_cases(path: Path) -> list[RuleCase]:
 
 
 def _raw_extract(extract: str, rows: list[dict[str, Any]], sources: SourcesMapping) -> RawExtract:
-    fields = list(sources.extracts[extract].fields)
-    unknown = sorted({k for row in rows for k in row} - set(fields))
+    spec = sources.extracts[extract]
+    unknown = sorted({k for row in rows for k in row} - set(spec.fields))
+    fields = ["uscc", *spec.typed_fields()]  # personal data is never loaded
     if unknown:
         raise RulesError(
             f"{extract}: unknown field(s) {', '.join(unknown)}",
@@ -158,7 +160,7 @@ def run_case(case: RuleCase, rules: Path, sources: SourcesMapping) -> CaseResult
         ruleset = with_parameters(ruleset, case.parameters)
     compiled = compile_ruleset(ruleset, sources.field_types(), case.run_date)
     raws = {e: _raw_extract(e, case.given[e], sources) for e in EXTRACTS}
-    typed = type_extracts(raws, compiled, sources)
+    typed = type_extracts({e: partial(raws.get, e) for e in EXTRACTS}, compiled, sources)  # type: ignore[misc]
     target = pl.select(uscc.normalise(pl.lit(str(case.given["annual"][0]["uscc"])))).item()
     row = typed.outcomes.filter(pl.col("uscc") == target)
     actual: dict[str, Any] = {"tier": None}
