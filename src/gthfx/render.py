@@ -6,14 +6,13 @@ Both respect Excel's sheet limit of 1 048 576 rows: a longer table goes to sever
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-import xlsxwriter
+
+from gthfx.xlsx import write_xlsx
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, the header included
-FIXED_TIME = datetime(2000, 1, 1)  # workbook metadata: outputs must not depend on the clock
 SHEET_NAME_LIMIT = 31
 
 
@@ -56,26 +55,8 @@ def write_csv_parts(frame: pl.DataFrame, path: Path) -> list[Path]:
 
 def write_workbook(path: Path, sheets: list[tuple[str, pl.DataFrame]]) -> None:
     """An .xlsx with a frozen, filtered header row per sheet; long tables split over sheets."""
-    workbook = xlsxwriter.Workbook(
-        str(path), {"constant_memory": True, "strings_to_numbers": False, "strings_to_urls": False}
-    )
-    workbook.set_properties({"created": FIXED_TIME, "author": "gthfx", "title": path.stem})
-    header_format = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    parts: list[tuple[str, pl.DataFrame]] = []
     for name, frame in sheets:
         for index, part in enumerate(_chunks(frame), start=1):
-            sheet_name = name if index == 1 else f"{name}({index})"
-            sheet = workbook.add_worksheet(sheet_name[:SHEET_NAME_LIMIT])
-            for col, header in enumerate(part.columns):
-                width = max(10, min(40, len(header.encode("gbk", "replace")) + 2))
-                if part.schema[header] == pl.String and part.height:
-                    longest = part.get_column(header).str.len_bytes().max()
-                    if isinstance(longest, int):
-                        width = max(width, min(60, longest + 2))
-                sheet.set_column(col, col, width)
-                sheet.write_string(0, col, header, header_format)
-            sheet.freeze_panes(1, 0)
-            if part.width:
-                sheet.autofilter(0, 0, max(part.height, 1), part.width - 1)
-            for row_index, row in enumerate(part.iter_rows(), start=1):
-                sheet.write_row(row_index, 0, row)
-    workbook.close()
+            parts.append(((name if index == 1 else f"{name}({index})")[:SHEET_NAME_LIMIT], part))
+    write_xlsx(path, parts, title=path.stem)

@@ -21,8 +21,8 @@ lists).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
