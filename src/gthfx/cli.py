@@ -147,14 +147,17 @@ def samples_command(
 
     if fmt not in ("mixed", "csv", "parquet"):
         raise ConfigError(f"--format {fmt!r} is not one of mixed, csv, parquet")
-    result = generate_samples(
-        rows,
-        out,
-        run_date=_parse_date(run_date),
-        years=years,
-        seed=seed,
-        fmt=fmt,  # type: ignore[arg-type]
-    )
+    try:
+        result = generate_samples(
+            rows,
+            out,
+            run_date=_parse_date(run_date),
+            years=years,
+            seed=seed,
+            fmt=fmt,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:  # the generator's own argument checks
+        raise ConfigError(f"gthfx samples: {exc}") from None
     console = Console(highlight=False)
     for key, files in result.files.items():
         console.print(f"{key}: {result.rows[key]:,} rows in {len(files)} file(s)")

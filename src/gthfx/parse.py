@@ -111,8 +111,8 @@ def parse_fast(raw: pl.Expr, kind: FieldType, factor: int = 1) -> pl.Expr:
     what `parse` gives, or null where the value needs the full treatment (or is empty)."""
     if kind == "int":
         return raw.cast(pl.Int64, strict=False)
-    if kind == "decimal":
-        value = raw.cast(pl.Float64, strict=False)
+    if kind == "decimal":  # thousands separators are common in amounts: strip them here too
+        value = raw.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
         return _scale(pl.when(value.is_finite()).then(value), factor)
     if kind == "date":  # the forms departments' systems export; each as `parse_date` reads it
         return pl.coalesce(

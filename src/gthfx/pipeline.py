@@ -24,6 +24,8 @@ from gthfx.rules.engine import (
     CompiledRuleset,
     apply_ruleset,
     compile_ruleset,
+    reason_names,
+    with_reasons,
 )
 from gthfx.rules.model import ruleset_in_force
 from gthfx.runfolder import check_target, previous_run, run_lock
@@ -135,19 +137,29 @@ def type_extracts(
                 [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
             )
     with reporter.stage("type", "分型 typing"):
-        joined = join_extracts(validated["annual"], validated["tax"], validated["social"])
-        typed = apply_ruleset(joined, compiled, data_problem_checks(sources))
-        columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
-        outcomes = typed.select(columns).sort("uscc")
         rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")
+        accounting = {name: v.accounting for name, v in validated.items()}
+        per_file = {path: acc for v in validated.values() for path, acc in v.per_file.items()}
+        joined = join_extracts(
+            validated.pop("annual"), validated.pop("tax"), validated.pop("social")
+        )
+        problems = data_problem_checks(sources)
+        typed = apply_ruleset(joined, compiled, problems)
+        del joined
+        masks = [c for c in typed.columns if c.startswith("_rmask_")]
+        columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
+        narrow = typed.select([c for c in columns if c != "reasons"] + masks)
+        del typed
+        narrow = narrow.sort("uscc")
+        outcomes = with_reasons(narrow, reason_names(compiled, problems)).select(columns)
     return Typed(
         compiled=compiled,
         sources=sources,
         outcomes=outcomes,
         rejects=rejects,
-        accounting={name: v.accounting for name, v in validated.items()},
+        accounting=accounting,
         files=files,
-        per_file={path: acc for v in validated.values() for path, acc in v.per_file.items()},
+        per_file=per_file,
     )
 
 

@@ -7,6 +7,7 @@ Messages never carry record values: counts, stages, file names and timings only.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -47,8 +48,20 @@ class Reporter:
             yield
         elapsed = time.perf_counter() - start
         self.timings[name] = self.timings.get(name, 0.0) + elapsed
+        rss = _rss_mib()
+        memory = f" rss_mib={rss}" if rss is not None else ""
         self.info(
-            f"stage={name} done seconds={elapsed:.2f}"
+            f"stage={name} done seconds={elapsed:.2f}{memory}"
             if self.console is None
             else f"{label} ({elapsed:.1f} s)"
         )
+
+
+def _rss_mib() -> int | None:
+    """Resident memory of this process now, in MiB (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") // (1 << 20)

@@ -134,18 +134,24 @@ def type_rows(raw: RawExtract, spec: ExtractSpec) -> pl.DataFrame:
     )
     index = typed.select(unsure.arg_true()).to_series()
     slow = frame[index]
-    failed = {
-        n: has_text(pl.col(n)) & parse(pl.col(n), kinds[n], factors[n]).is_null() for n in fields
-    }
-    slow = slow.select(
+    parsed = slow.select(
         uscc.normalise(pl.col("_raw_code")).alias("uscc"),
         *(parse(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
+    )
+    failed = [
+        slow.select(has_text(pl.col(n))).to_series() & parsed.get_column(n).is_null()
+        for n in fields
+    ]
+    slow = parsed.with_columns(
         pl.sum_horizontal(
             pl.when(cond).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
-            for i, cond in enumerate(failed.values())
+            for i, cond in enumerate(failed)
         ).alias("_bad_mask"),
         pl.concat_str(
-            [pl.when(cond).then(pl.col(name)) for name, cond in failed.items()],
+            [
+                pl.when(cond).then(slow.get_column(n))
+                for n, cond in zip(fields, failed, strict=True)
+            ],
             separator="\x1f",
             ignore_nulls=True,
         ).alias("_bad_raw"),

@@ -112,6 +112,15 @@ def compile_ruleset(
     )
 
 
+REASON_CHUNK_ROWS = 500_000  # rows per chunk when reason lists are built (bounds memory)
+
+
+def reason_names(compiled: CompiledRuleset, problems: list[tuple[pl.Expr, str]]) -> list[str]:
+    """Every reason a business can be excluded for, in report order: data problems, then the
+    basic conditions. Reason k is bit k % 64 of the mask column `_rmask_{k // 64}`."""
+    return [reason for _, reason in problems] + [cond_id for cond_id, _ in compiled.conditions]
+
+
 def apply_ruleset(
     frame: pl.DataFrame, compiled: CompiledRuleset, problems: list[tuple[pl.Expr, str]]
 ) -> pl.DataFrame:
@@ -120,48 +129,58 @@ def apply_ruleset(
     `problems` are (condition, reason) pairs for data problems (see `join.data_problem_checks`);
     `frame` needs the columns they read, the field columns and `_has_annual` (false for businesses
     whose annual rows conflict: their basic conditions are not evaluated). Adds the derived
-    columns, `tier`, `tier_label`, `rule_id` and `reasons` (empty for typed businesses). Rows keep
-    no particular order.
+    columns, `tier`, `tier_label`, `rule_id`, and the reason masks `_rmask_*` (one bit per reason
+    of `reason_names`; `with_reasons` turns them into lists). An excluded business's rule id is
+    its first reason.
     """
     out = frame.with_columns(expr for _, expr in compiled.derived)
-    checks = [(cond, reason) for cond, reason in problems]
-    checks += [(~expr & pl.col("_has_annual"), cond_id) for cond_id, expr in compiled.conditions]
-    out = out.with_columns(pl.any_horizontal(c for c, _ in checks).alias("_excluded"))
-    # reasons are built only for excluded businesses: lists cost, and most businesses are typed
-    excluded = (
-        out.filter(pl.col("_excluded"))
-        .with_columns(
-            pl.concat_list(pl.when(c).then(pl.lit(r)) for c, r in checks)
-            .list.drop_nulls()
-            .alias("reasons"),
-            pl.lit(EXCLUDED).alias("tier"),
+    checks = [cond for cond, _ in problems]
+    checks += [~expr & pl.col("_has_annual") for _, expr in compiled.conditions]
+    names = reason_names(compiled, problems)
+    masks = []
+    for block in range(0, len(checks), 64):
+        part = checks[block : block + 64]
+        masks.append(
+            pl.sum_horizontal(
+                pl.when(c).then(pl.lit(1 << k, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
+                for k, c in enumerate(part)
+            ).alias(f"_rmask_{block // 64}")
         )
-        .with_columns(pl.col("reasons").list.first().alias("rule_id"))
-    )
-    tier: Any = None
-    rule_id: Any = None
+    out = out.with_columns(masks)
+    mask_cols = [pl.col(f"_rmask_{i}") for i in range(len(masks))]
+    excluded = pl.any_horizontal(m != 0 for m in mask_cols)
+    # the first reason: the lowest bit set in the first mask that has one
+    first: Any = None
+    for i, m in enumerate(mask_cols):
+        index = m.bitwise_trailing_zeros().cast(pl.Int64) + 64 * i
+        first = (pl.when if first is None else first.when)(m != 0).then(index)
+    first_reason = first.replace_strict(dict(enumerate(names)), return_dtype=pl.String)
+    tier: Any = pl.when(excluded).then(pl.lit(EXCLUDED))
+    rule_id: Any = pl.when(excluded).then(first_reason)
     for rule_id_value, tier_value, condition in compiled.tier_rules:
         if condition is None:
-            tier = pl.lit(tier_value) if tier is None else tier.otherwise(pl.lit(tier_value))
-            rule_id = (
-                pl.lit(rule_id_value)
-                if rule_id is None
-                else rule_id.otherwise(pl.lit(rule_id_value))
-            )
+            tier = tier.otherwise(pl.lit(tier_value))
+            rule_id = rule_id.otherwise(pl.lit(rule_id_value))
         else:
-            tier = (pl.when if tier is None else tier.when)(condition).then(pl.lit(tier_value))
-            rule_id = (pl.when if rule_id is None else rule_id.when)(condition).then(
-                pl.lit(rule_id_value)
-            )
-    typed = out.filter(~pl.col("_excluded")).with_columns(
-        pl.lit([], pl.List(pl.String)).alias("reasons"),
-        tier.alias("tier"),
-        rule_id.alias("rule_id"),
+            tier = tier.when(condition).then(pl.lit(tier_value))
+            rule_id = rule_id.when(condition).then(pl.lit(rule_id_value))
+    return out.with_columns(tier.alias("tier"), rule_id.alias("rule_id")).with_columns(
+        pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
     )
-    return (
-        pl.concat([typed, excluded], how="vertical")
-        .drop("_excluded")
-        .with_columns(
-            pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
-        )
-    )
+
+
+def with_reasons(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Replace the `_rmask_*` columns by `reasons`, the list of reason names (empty for a typed
+    business), built a chunk of rows at a time so that memory stays bounded."""
+    masks = sorted(c for c in frame.columns if c.startswith("_rmask_"))
+    words = [
+        pl.when(pl.col(f"_rmask_{k // 64}") & (1 << (k % 64)) != 0).then(pl.lit(name))
+        for k, name in enumerate(names)
+    ]
+    build = pl.concat_list(words).list.drop_nulls() if words else pl.lit([], pl.List(pl.String))
+    parts = [
+        chunk.select(build.alias("reasons")).to_series()
+        for chunk in frame.select(masks).iter_slices(REASON_CHUNK_ROWS)
+    ]
+    reasons = pl.concat(parts) if parts else pl.Series("reasons", [], dtype=pl.List(pl.String))
+    return frame.drop(masks).with_columns(reasons.alias("reasons"))
