@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import io
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class RawExtract:
     name: str
     frame: pl.DataFrame
     files: list[FileInfo] = field(default_factory=list)
+    typed: bool = False  # true when `load_extract` already ran `validate.type_rows` per batch
 
 
 def sha256_of(path: Path) -> str:
@@ -84,54 +85,104 @@ def _csv_options() -> dict[str, object]:
 
 
 Pick = Callable[[list[str]], list[str]]
+BATCH_ROWS = 1_000_000  # CSV rows read (and typed) at a time: the raw text of one batch only
 
 
-def _read_csv(path: Path, forced: str | None, pick: Pick | None) -> tuple[pl.DataFrame, str]:
-    """Read a CSV as text; `pick` chooses, from the header row, the columns to read."""
+def scan_bytes(path: Path) -> tuple[str, bool]:
+    """One pass over the file: its SHA-256, and whether it is entirely valid UTF-8."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    valid = True
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+            if valid:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    valid = False
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
+    return digest.hexdigest(), valid
+
+
+def _transcode(path: Path, target: Path) -> None:
+    """GB18030 → UTF-8, a block at a time."""
+    decoder = codecs.getincrementaldecoder("gb18030")()
+    offset = 0
+    with path.open("rb") as src, target.open("wb") as dst:
+        for block in iter(lambda: src.read(1 << 22), b""):
+            try:
+                dst.write(decoder.decode(block).encode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}: neither UTF-8 nor GB18030 text (undecodable byte at offset "
+                    f"{offset + exc.start})",
+                    hint="re-export the file as UTF-8 CSV, or force an encoding with --encoding",
+                ) from None
+            offset += len(block)
+        dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+
+
+def _csv_batches(path: Path, source: Path, pick: Pick | None) -> Iterator[pl.DataFrame]:
+    """The rows of a UTF-8 CSV (`source`; `path` names it in messages), a batch at a time."""
+    try:
+        header = pl.read_csv(source, n_rows=0, **_csv_options())  # type: ignore[arg-type]
+    except pl.exceptions.NoDataError:
+        raise InputError(f"{path}: the file is empty (no header row)") from None
+    except pl.exceptions.ComputeError as exc:
+        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
+    columns = pick(header.columns) if pick is not None else header.columns
+    if not columns:
+        yield header
+        return
+    scan = pl.scan_csv(source, infer_schema=False, glob=False).select(columns)
+    done = 0
+    try:
+        for batch in scan.collect_batches(chunk_size=BATCH_ROWS):
+            done += batch.height
+            yield batch
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(
+            f"{path}: cannot read as CSV after row {done + 1}: {_first_line(exc)}",
+            hint="a row with more fields than the header, or an unclosed quote, is the usual cause",
+        ) from None
+    if done == 0:
+        yield header.select(columns)
+
+
+def _read_csv(
+    path: Path, forced: str | None, pick: Pick | None
+) -> tuple[Iterator[pl.DataFrame], str, str]:
+    """A CSV as text batches → (batches, encoding, sha256); `pick` chooses the columns to read
+    from the header row."""
     encoding = ENCODINGS.get(forced.lower()) if forced else None
     if forced and encoding is None:
         raise InputError(
             f"{path}: unknown encoding {forced!r}",
             hint="use utf-8 or gb18030 (gbk is read as gb18030)",
         )
-    detected = encoding or _detect_encoding(path)
-    if detected in ("utf-8", "utf-8-sig"):
-        try:
-            columns = None
-            if pick is not None:
-                header = pl.read_csv(path, n_rows=0, encoding="utf8", **_csv_options())  # type: ignore[arg-type]
-                columns = pick(header.columns)
-            return pl.read_csv(path, encoding="utf8", columns=columns, **_csv_options()), detected  # type: ignore[arg-type]
-        except pl.exceptions.ComputeError as exc:
-            if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
-                raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
-            if forced:
-                raise InputError(
-                    f"{path}: not valid UTF-8 although --encoding {forced} was given",
-                    hint="try --encoding gb18030, or leave the encoding to detection",
-                ) from None
-            detected = "gb18030"
-        except pl.exceptions.NoDataError:
-            raise InputError(f"{path}: the file is empty (no header row)") from None
-    try:
-        text = path.read_bytes().decode("gb18030")
-    except UnicodeDecodeError as exc:
+    sha, valid_utf8 = scan_bytes(path)
+    if encoding == "utf-8" and not valid_utf8:
         raise InputError(
-            f"{path}: neither UTF-8 nor GB18030 text (undecodable byte at offset {exc.start})",
-            hint="re-export the file as UTF-8 CSV, or force an encoding with --encoding",
-        ) from None
-    data = text.encode("utf-8")
-    del text
-    try:
-        columns = None
-        if pick is not None:
-            header = pl.read_csv(io.BytesIO(data), n_rows=0, **_csv_options())  # type: ignore[arg-type]
-            columns = pick(header.columns)
-        return pl.read_csv(io.BytesIO(data), columns=columns, **_csv_options()), "gb18030"  # type: ignore[arg-type]
-    except pl.exceptions.NoDataError:
-        raise InputError(f"{path}: the file is empty (no header row)") from None
-    except pl.exceptions.ComputeError as exc:
-        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
+            f"{path}: not valid UTF-8 although --encoding {forced} was given",
+            hint="try --encoding gb18030, or leave the encoding to detection",
+        )
+    if encoding == "utf-8" or (encoding is None and valid_utf8):
+        with path.open("rb") as fh:
+            bom = fh.read(3) == codecs.BOM_UTF8
+        return _csv_batches(path, path, pick), "utf-8-sig" if bom else "utf-8", sha
+
+    def transcoded() -> Iterator[pl.DataFrame]:
+        with tempfile.TemporaryDirectory(prefix="gthfx-") as tmp:
+            target = Path(tmp) / "utf8.csv"
+            _transcode(path, target)
+            yield from _csv_batches(path, target, pick)
+
+    return transcoded(), "gb18030", sha
 
 
 def _read_xlsx(path: Path) -> pl.DataFrame:
@@ -160,8 +211,16 @@ def _first_line(exc: BaseException) -> str:
 def read_table(
     path: Path, encoding: str | None = None, pick: Pick | None = None
 ) -> tuple[pl.DataFrame, str, str | None]:
-    """One file as text columns with its own headers → (frame, format, encoding). For CSV,
-    `pick` may choose the columns to read from the header row (the others are never parsed)."""
+    """One whole file as text columns with its own headers → (frame, format, encoding)."""
+    batches, fmt, enc, _ = iter_table(path, encoding, pick)
+    return pl.concat(list(batches), how="vertical"), fmt, enc
+
+
+def iter_table(
+    path: Path, encoding: str | None = None, pick: Pick | None = None
+) -> tuple[Iterator[pl.DataFrame], str, str | None, str]:
+    """One file as text batches with its own headers → (batches, format, encoding, sha256).
+    For CSV, `pick` may choose the columns to read from the header row."""
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
@@ -170,12 +229,12 @@ def read_table(
         raise InputError(f"{path}: the file is empty (0 bytes)")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        return _read_xlsx(path), "xlsx", None
+        return iter([_read_xlsx(path)]), "xlsx", None, sha256_of(path)
     if suffix == ".parquet":
-        return _read_parquet(path), "parquet", None
+        return iter([_read_parquet(path)]), "parquet", None, sha256_of(path)
     if suffix in (".csv", ".txt", ".tsv"):
-        frame, enc = _read_csv(path, encoding, pick)
-        return frame, "csv", enc
+        batches, enc, sha = _read_csv(path, encoding, pick)
+        return batches, "csv", enc, sha
     raise InputError(
         f"{path}: unknown file type {suffix or '(none)'}",
         hint="extracts are .csv, .xlsx or .parquet",
@@ -241,9 +300,15 @@ class _HeaderPick:
 
 
 def load_extract(
-    extract: str, paths: list[Path], spec: ExtractSpec, encoding: str | None = None
+    extract: str,
+    paths: list[Path],
+    spec: ExtractSpec,
+    encoding: str | None = None,
+    transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> RawExtract:
-    """Read and stack every file of one extract; the result has one text column per field."""
+    """Read and stack every file of one extract: one text column per field, plus `_file` and
+    `_row`. With `transform`, each batch is transformed as soon as it is read (the pipeline types
+    it), so the raw text of a large extract is never all in memory at once."""
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
     seen = [p.resolve() for p in paths]
@@ -253,26 +318,30 @@ def load_extract(
     wanted = ["uscc", *spec.typed_fields()]
     for index, path in enumerate(paths):
         pick = _HeaderPick(path, extract, spec, wanted)
-        frame, fmt, enc = read_table(path, encoding, pick)
-        found, ignored = pick.mapped or map_headers(path, extract, spec, frame.columns)
-        columns = [
-            (pl.col(found[name]) if name in found else pl.lit(None, pl.String)).alias(name)
-            for name in wanted
-        ]
-        frame = frame.select(
-            pl.lit(index, pl.UInt16).alias("_file"),
-            (pl.int_range(pl.len(), dtype=pl.UInt32) + 2).alias("_row"),
-            *columns,
-        )
-        frames.append(frame)
+        batches, fmt, enc, sha = iter_table(path, encoding, pick)
+        rows = 0
+        found: dict[str, str] = {}
+        ignored: tuple[str, ...] = ()
+        for batch in batches:
+            found, ignored = pick.mapped or map_headers(path, extract, spec, batch.columns)
+            frame = batch.select(
+                pl.lit(index, pl.UInt16).alias("_file"),
+                (pl.int_range(pl.len(), dtype=pl.UInt32) + rows + 2).alias("_row"),
+                *(
+                    (pl.col(found[name]) if name in found else pl.lit(None, pl.String)).alias(name)
+                    for name in wanted
+                ),
+            )
+            rows += frame.height
+            frames.append(transform(frame) if transform is not None else frame)
         infos.append(
             FileInfo(
                 extract=extract,
                 path=str(path),
-                sha256=sha256_of(path),
+                sha256=sha,
                 format=fmt,
                 encoding=enc,
-                rows=frame.height,
+                rows=rows,
                 columns=found,
                 ignored_columns=ignored,
             )
@@ -280,7 +349,8 @@ def load_extract(
     if frames:
         stacked = pl.concat(frames, how="vertical")
     else:
-        stacked = pl.DataFrame(
+        empty = pl.DataFrame(
             schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
         )
-    return RawExtract(name=extract, frame=stacked, files=infos)
+        stacked = transform(empty) if transform is not None else empty
+    return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +31,7 @@ from gthfx.rules.engine import (
 from gthfx.rules.model import ruleset_in_force
 from gthfx.runfolder import check_target, previous_run, run_lock
 from gthfx.sources import EXTRACTS, SourcesMapping, load_sources
-from gthfx.validate import Accounting, ValidatedExtract, validate_extract
+from gthfx.validate import Accounting, ValidatedExtract, type_rows, validate_extract
 
 BASE_COLUMNS = (
     "uscc",
@@ -98,7 +99,13 @@ def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
         def read() -> RawExtract:
             spec = sources.extracts[extract]
             with reporter.stage(f"load_{extract}", f"读取 {spec.label} loading {extract}"):
-                return load_extract(extract, list(options.inputs[extract]), spec, options.encoding)
+                return load_extract(
+                    extract,
+                    list(options.inputs[extract]),
+                    spec,
+                    options.encoding,
+                    transform=partial(type_rows, spec=spec),
+                )
 
         return read
 

@@ -103,7 +103,7 @@ def problem_reasons(extract: str, spec: ExtractSpec) -> list[tuple[int, str]]:
     return out
 
 
-def type_rows(raw: RawExtract, spec: ExtractSpec) -> pl.DataFrame:
+def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     """Normalise the code, parse every field, and mark the fields that failed to parse.
 
     Tidy rows take a fast path (plain casts); only rows with some value the fast path cannot
@@ -119,7 +119,7 @@ def type_rows(raw: RawExtract, spec: ExtractSpec) -> pl.DataFrame:
         raise ValueError(f"at most {MISSING_SHIFT - 1} fields per extract")
     kinds = {name: spec.fields[name].type for name in fields}
     factors = {name: MONEY_FACTOR[spec.fields[name].unit or "元"] for name in fields}
-    frame = raw.frame.rename({"uscc": "_raw_code"})
+    frame = frame.rename({"uscc": "_raw_code"})
     typed = frame.select(
         "_file",
         "_row",
@@ -200,7 +200,7 @@ def validate_extract(
     """
     name = raw.name
     files = [info.path for info in raw.files]
-    typed = type_rows(raw, spec)
+    typed = raw.frame if raw.typed else type_rows(raw.frame, spec)
     read = typed.height
     rejects: list[pl.DataFrame] = []
 
