@@ -22,6 +22,9 @@ NOT_INDIVIDUAL = "not_individual"
 CHECK_MISMATCH = "check_digit_mismatch"
 
 
+STATUS = pl.Enum([OK, MISSING, MALFORMED, NOT_INDIVIDUAL, CHECK_MISMATCH])
+
+
 def normalise(expr: pl.Expr) -> pl.Expr:
     """NFKC (full-width → ASCII), all white space removed, upper case; empty → null."""
     text = expr.str.normalize("NFKC").str.replace_all(r"\s+", "").str.to_uppercase()
@@ -52,4 +55,4 @@ def status(code: pl.Expr) -> pl.Expr:
         .when(code.str.slice(17, 1) != check_character(code))
         .then(pl.lit(CHECK_MISMATCH))
         .otherwise(pl.lit(OK))
-    )
+    ).cast(STATUS)

@@ -7,6 +7,7 @@ rows read = rows used + rows rejected + duplicates collapsed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -123,7 +124,6 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     typed = frame.select(
         "_file",
         "_row",
-        "_raw_code",
         parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
         *(parse_fast(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
     )
@@ -135,6 +135,7 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     index = typed.select(unsure.arg_true()).to_series()
     slow = frame[index]
     parsed = slow.select(
+        pl.col("_raw_code"),
         uscc.normalise(pl.col("_raw_code")).alias("uscc"),
         *(parse(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
     )
@@ -155,12 +156,19 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
             separator="\x1f",
             ignore_nulls=True,
         ).alias("_bad_raw"),
+    ).with_columns(
+        pl.when(pl.col("_bad_mask") != 0)
+        .then(pl.col("_bad_raw").hash())
+        .otherwise(pl.lit(0, pl.UInt64))
+        .alias("_bad_raw")
     )
-    # put the fully parsed rows back in place (columns are replaced one at a time: no copy of
-    # the whole frame)
+    # Put the fully parsed rows back in place, one column at a time (no copy of the frame).
+    # `_raw_code` is kept only for those rows: elsewhere the code was already tidy (= `uscc`).
+    # `_bad_raw` is a hash of the text that did not parse (0: none).
     out = typed.with_columns(
+        pl.repeat(None, typed.height, dtype=pl.String, eager=True).alias("_raw_code"),
         pl.zeros(typed.height, pl.UInt64, eager=True).alias("_bad_mask"),
-        pl.repeat("", typed.height, dtype=pl.String, eager=True).alias("_bad_raw"),
+        pl.zeros(typed.height, pl.UInt64, eager=True).alias("_bad_raw"),
     )
     if slow.height:
         out = out.with_columns(
@@ -202,58 +210,57 @@ def validate_extract(
     files = [info.path for info in raw.files]
     typed = raw.frame if raw.typed else type_rows(raw.frame, spec)
     read = typed.height
-    rejects: list[pl.DataFrame] = []
 
-    code_ok = pl.col("_code_status").is_in([uscc.OK, uscc.CHECK_MISMATCH])
-    rejects.append(
-        _reject_frame(
-            typed.filter(~code_ok), name, files, "uscc", pl.col("_raw_code"), pl.col("_code_status")
-        )
-    )
-    rows = typed.filter(code_ok)
-
+    # one pass: why a row is rejected (null: it is not), then duplicates among the others
+    status = pl.col("_code_status")
+    why: Any = pl.when(~status.is_in([uscc.OK, uscc.CHECK_MISMATCH])).then(status.cast(pl.String))
     if "tax_year" in spec.fields:
         other = pl.col("tax_year").is_not_null() & (pl.col("tax_year") != report_year)
-        rejects.append(
-            _reject_frame(
-                rows.filter(other),
-                name,
-                files,
-                "tax_year",
-                pl.col("tax_year").cast(pl.String),
-                OTHER_YEAR,
-            )
-        )
-        rows = rows.filter(~other)
-
+        why = why.when(other).then(pl.lit(OTHER_YEAR))
     if known_codes is not None:
-        orphan = ~pl.col("uscc").is_in(known_codes.implode())
-        rejects.append(
-            _reject_frame(rows.filter(orphan), name, files, "uscc", pl.col("_raw_code"), ORPHAN)
+        why = why.when(~pl.col("uscc").is_in(known_codes.implode())).then(pl.lit(ORPHAN))
+    value_columns = [c for c in typed.columns if c not in ("_file", "_row", "_raw_code")]
+    typed = typed.with_columns(why.alias("_why"))
+    candidate = pl.col("_why").is_null()
+    typed = typed.with_columns(
+        pl.struct([*value_columns, "_why"]).is_first_distinct().alias("_first")
+    ).with_columns((pl.col("_first") & candidate).sum().over("uscc").alias("_variants"))
+    conflict = candidate & (pl.col("_variants") > 1)
+    keep = candidate & pl.col("_first") & ~conflict
+    reason = pl.coalesce(pl.col("_why"), pl.when(conflict).then(pl.lit(CONFLICT)))
+    dropped = typed.filter(~keep)
+    rejected = dropped.filter(reason.is_not_null())
+    raw_code = pl.coalesce("_raw_code", "uscc")
+    has_year = "tax_year" in typed.columns
+    rejects = [
+        _reject_frame(
+            rejected,
+            name,
+            files,
+            pl.when(reason == OTHER_YEAR).then(pl.lit("tax_year")).otherwise(pl.lit("uscc")),
+            pl.when(reason == OTHER_YEAR)
+            .then(pl.col("tax_year").cast(pl.String))
+            .otherwise(raw_code)
+            if has_year
+            else raw_code,
+            reason,
         )
-        rows = rows.filter(~orphan)
-
-    value_columns = [c for c in rows.columns if c not in ("_file", "_row", "_raw_code")]
-    rows = rows.with_columns(
-        pl.struct(value_columns).is_first_distinct().alias("_first")
-    ).with_columns(pl.col("_first").sum().over("uscc").alias("_variants"))
-    conflict = pl.col("_variants") > 1
-    rejects.append(
-        _reject_frame(rows.filter(conflict), name, files, "uscc", pl.col("_raw_code"), CONFLICT)
-    )
+    ]
     conflicts = (
-        rows.filter(conflict)
+        rejected.filter(pl.col("_why").is_null())  # rejected only for conflicting
         .sort("_file", "_row")
         .group_by("uscc", maintain_order=True)
         .first()
-        .select("uscc", *(c for c in ("region_code", "industry_code") if c in rows.columns))
+        .select("uscc", *(c for c in ("region_code", "industry_code") if c in typed.columns))
     )
-    collapsed = rows.filter(~conflict & ~pl.col("_first")).height
+    collapsed = dropped.height - rejected.height
+    del dropped, rejected
     rows = (
-        rows.filter(~conflict & pl.col("_first"))
+        typed.filter(keep)
         .with_columns(_problem_mask(spec).alias("_problem_mask"))
-        .drop("_first", "_variants", "_raw_code", "_bad_mask", "_bad_raw")
+        .drop("_first", "_variants", "_why", "_raw_code", "_bad_mask", "_bad_raw")
     )
+    del typed
     reject_frame = pl.concat(rejects, how="vertical")
     accounting = Accounting(
         read=read, used=rows.height, rejected=reject_frame.height, collapsed=collapsed
