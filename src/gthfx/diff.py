@@ -89,21 +89,28 @@ def diff_outcomes(
         + pl.lit(" → ")
         + pl.col("rule_id__after").fill_null("—")
     )
-    cause = (
+    simple_cause = (
         pl.when(pl.col("change") == "new")
         .then(pl.lit("本次新出现; 规则 ") + pl.col("rule_id__after"))
         .when(pl.col("change") == "gone")
         .then(pl.lit("本次年报数据中无此户"))
-        .when(pl.col("change") == "out")
-        .then(pl.lit("不参与分型: ") + pl.col("reasons__after").list.join(", "))
-        .otherwise(
-            pl.when(values.str.len_chars() > 0)
-            .then(rule_words + pl.lit("; ") + values)
-            .otherwise(rule_words)
-        )
+        .otherwise(pl.lit("不参与分型: ") + pl.col("reasons__after").list.join(", "))
     )
+    moved_cause = (
+        pl.when(values.str.len_chars() > 0)
+        .then(rule_words + pl.lit("; ") + values)
+        .otherwise(rule_words)
+    )
+    # the value-by-value comparison only for businesses that moved between tiers: on a first
+    # run every business is `new`, and comparing nothing with everything would cost the most
+    is_move = pl.col("change").is_in(["up", "down", "in"])
+    parts = [
+        both.filter(is_move).with_columns(moved_cause.alias("cause")),
+        both.filter(~is_move).with_columns(simple_cause.alias("cause")),
+    ]
     return (
-        both.select(
+        pl.concat(parts, how="vertical")
+        .select(
             "uscc",
             pl.coalesce("region_code__after", "region_code__before").alias("region_code"),
             tb.alias("tier_before"),
@@ -111,7 +118,7 @@ def diff_outcomes(
             "change",
             pl.col("rule_id__before").alias("rule_before"),
             pl.col("rule_id__after").alias("rule_after"),
-            cause.alias("cause"),
+            "cause",
         )
         .cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
         .sort("uscc")

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from gthfx import __version__
+from gthfx.diff import CHANGE_SCHEMA
 from gthfx.errors import RunError
 from gthfx.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
 from gthfx.regions import region_name
-from gthfx.render import as_text_table, write_csv_parts, write_workbook
+from gthfx.render import ClerkTables, as_text_table
 from gthfx.rules.engine import EXCLUDED
 from gthfx.rules.model import TIER_LABELS
 from gthfx.runfolder import commit, staging_folder
+from gthfx.validate import REJECT_SCHEMA
 
 if TYPE_CHECKING:
     from gthfx.pipeline import Typed
@@ -80,69 +82,57 @@ def write_run(
     staging = staging_folder(target.parent, run_date)
     outcomes = typed.outcomes
     data_files: dict[str, str] = {}
-    for tier, name in OUTCOME_FILES.items():
-        _write_parquet(outcomes.filter(pl.col("tier") == tier), staging / name)
-    _write_parquet(typed.rejects, staging / "rejects.parquet")
-    _write_parquet(changes, staging / "changes.parquet")
-
-    # clerk renderings
     headers = column_headers(typed.compiled, typed.sources)
     reasons = reason_labels(typed.compiled, typed.sources)
-    clerk = outcomes.with_columns(
-        _words("reasons", reasons),
-        _words("flags", FLAGS),
-        region_name(pl.col("region_code")).alias("district"),
-    )
     order = [
-        "uscc",
-        "tier_label",
-        "rule_id",
-        "reasons",
-        "flags",
-        "region_code",
-        "district",
-        "industry_code",
-        *typed.compiled.indicators,
-    ]
-    clerk_headers = {c: headers.get(c, c) for c in order}
-    sheets: list[tuple[str, pl.DataFrame]] = [("汇总", _summary_sheet(counts, by_district))]
-    for tier in OUTCOME_FILES:
-        table = as_text_table(clerk.filter(pl.col("tier") == tier), clerk_headers)
-        label = TIER_LABELS[tier]
-        write_csv_parts(table, staging / f"{label}.csv")
-        sheets.append((label, table))
-    change_table = as_text_table(
-        changes.with_columns(
-            pl.col("tier_before").replace(TIER_LABELS),
-            pl.col("tier_after").replace(TIER_LABELS),
-            pl.col("change").replace(CHANGE_WORDS),
-            region_name(pl.col("region_code")).alias("district"),
-        ),
-        {
-            c: headers[c]
-            for c in (
-                "uscc",
-                "region_code",
-                "district",
-                "tier_before",
-                "tier_after",
-                "change",
-                "rule_before",
-                "rule_after",
-                "cause",
-            )
-        },
-    )
-    write_csv_parts(change_table, staging / "变动.csv")
-    sheets.append(("变动", change_table))
-    reject_table = as_text_table(
-        typed.rejects.with_columns(pl.col("reason").replace(REJECT_REASONS)),
-        {c: headers[c] for c in ("extract", "file", "row", "uscc", "field", "raw_value", "reason")},
-    )
-    write_csv_parts(reject_table, staging / "拒收.csv")
-    sheets.append(("拒收", reject_table))
-    if excel:
-        write_workbook(staging / "分型结果.xlsx", sheets)
+        "uscc", "tier_label", "rule_id", "reasons", "flags", "region_code", "district",
+        "industry_code", *typed.compiled.indicators,
+    ]  # fmt: skip
+    outcome_headers = {c: headers.get(c, c) for c in order}
+
+    def outcome_text(piece: pl.DataFrame) -> pl.DataFrame:
+        return as_text_table(
+            piece.with_columns(
+                _words("reasons", reasons),
+                _words("flags", FLAGS),
+                region_name(pl.col("region_code")).alias("district"),
+            ),
+            outcome_headers,
+        )
+
+    def change_text(piece: pl.DataFrame) -> pl.DataFrame:
+        return as_text_table(
+            piece.with_columns(
+                pl.col("tier_before").replace(TIER_LABELS),
+                pl.col("tier_after").replace(TIER_LABELS),
+                pl.col("change").replace(CHANGE_WORDS),
+                region_name(pl.col("region_code")).alias("district"),
+            ),
+            {
+                c: headers[c]
+                for c in ("uscc", "region_code", "district", *CHANGE_SCHEMA)
+                if c in headers
+            },
+        )
+
+    def reject_text(piece: pl.DataFrame) -> pl.DataFrame:
+        return as_text_table(
+            piece.with_columns(pl.col("reason").replace(REJECT_REASONS)),
+            {c: headers[c] for c in REJECT_SCHEMA},
+        )
+
+    tables = ClerkTables(staging, "分型结果.xlsx" if excel else None)
+    tables.add("汇总", _summary_sheet(counts, by_district), lambda f: f, csv=False)
+    for tier, name in OUTCOME_FILES.items():
+        part = outcomes.filter(pl.col("tier") == tier)
+        _write_parquet(part, staging / name)
+        tables.add(TIER_LABELS[tier], part, outcome_text)
+        del part
+    _write_parquet(changes, staging / "changes.parquet")
+    tables.add("变动", changes, change_text)
+    _write_parquet(typed.rejects, staging / "rejects.parquet")
+    tables.add("拒收", typed.rejects, reject_text)
+    tables.close()
 
     for path in sorted(staging.iterdir()):
         data_files[path.name] = _sha256(path)

@@ -6,11 +6,12 @@ Both respect Excel's sheet limit of 1 048 576 rows: a longer table goes to sever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from gthfx.xlsx import write_xlsx
+from gthfx.xlsx import XlsxWriter
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, the header included
 SHEET_NAME_LIMIT = 31
@@ -36,27 +37,40 @@ def as_text_table(frame: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     return frame.select(columns)
 
 
-def _chunks(frame: pl.DataFrame) -> list[pl.DataFrame]:
+def chunks(frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """The frame in pieces that each fit one Excel sheet (with its header row)."""
     per = EXCEL_MAX_ROWS - 1
     if frame.height <= per:
         return [frame]
     return [frame.slice(start, per) for start in range(0, frame.height, per)]
 
 
-def write_csv_parts(frame: pl.DataFrame, path: Path) -> list[Path]:
-    """One or more CSV files with a BOM, none longer than an Excel sheet."""
-    written = []
-    for index, part in enumerate(_chunks(frame), start=1):
-        target = path if index == 1 else path.with_name(f"{path.stem}_{index}{path.suffix}")
-        part.write_csv(target, include_bom=True)
-        written.append(target)
-    return written
+class ClerkTables:
+    """Writes each clerk table as CSV (UTF-8 with BOM) and as a sheet of one workbook, a piece
+    of at most one Excel sheet at a time: `name.csv`, `name_2.csv`, … and sheets `name`,
+    `name(2)`, …. Only one piece is ever held as text."""
 
+    def __init__(self, folder: Path, workbook: str | None) -> None:
+        self.folder = folder
+        self.book = XlsxWriter(folder / workbook, title=Path(workbook).stem) if workbook else None
 
-def write_workbook(path: Path, sheets: list[tuple[str, pl.DataFrame]]) -> None:
-    """An .xlsx with a frozen, filtered header row per sheet; long tables split over sheets."""
-    parts: list[tuple[str, pl.DataFrame]] = []
-    for name, frame in sheets:
-        for index, part in enumerate(_chunks(frame), start=1):
-            parts.append(((name if index == 1 else f"{name}({index})")[:SHEET_NAME_LIMIT], part))
-    write_xlsx(path, parts, title=path.stem)
+    def add(
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        to_text: Callable[[pl.DataFrame], pl.DataFrame],
+        *,
+        csv: bool = True,
+    ) -> None:
+        for index, piece in enumerate(chunks(frame), start=1):
+            table = to_text(piece)
+            if csv:
+                suffix = "" if index == 1 else f"_{index}"
+                table.write_csv(self.folder / f"{name}{suffix}.csv", include_bom=True)
+            if self.book is not None:
+                sheet = name if index == 1 else f"{name}({index})"
+                self.book.add_sheet(sheet[:SHEET_NAME_LIMIT], table)
+
+    def close(self) -> None:
+        if self.book is not None:
+            self.book.close()

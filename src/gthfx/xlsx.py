@@ -106,20 +106,32 @@ def _write_sheet(archive: zipfile.ZipFile, member: zipfile.ZipInfo, frame: pl.Da
         out.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'.encode())
 
 
-def write_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, title: str = "") -> None:
-    """One workbook, a sheet per (name, frame); names must be unique and ≤ 31 characters."""
-    names = [name for name, _ in sheets]
-    if len(set(names)) != len(names) or any(len(n) > 31 for n in names):
-        raise ValueError(f"sheet names must be unique and at most 31 characters: {names}")
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+class XlsxWriter:
+    """Writes a workbook a sheet at a time: each `add_sheet` streams its rows into the zip at
+    once, so only one table needs to be in memory; `close` writes the workbook's index."""
 
-        def put(member: str, text: str) -> None:
-            info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, text.encode(), compresslevel=1)
+    def __init__(self, path: Path, *, title: str = "") -> None:
+        self.title = title
+        self.sheets: list[tuple[str, str]] = []  # name, filter range
+        self.zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
 
-        n = len(sheets)
-        put(
+    def add_sheet(self, name: str, frame: pl.DataFrame) -> None:
+        if len(name) > 31 or name in [n for n, _ in self.sheets]:
+            raise ValueError(f"sheet names must be unique and at most 31 characters: {name!r}")
+        info = zipfile.ZipInfo(f"xl/worksheets/sheet{len(self.sheets) + 1}.xml", _ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        _write_sheet(self.zip, info, frame)
+        last = f"${column_letter(max(frame.width - 1, 0))}${frame.height + 1}"
+        self.sheets.append((name, f"$A$1:{last}"))
+
+    def _put(self, member: str, text: str) -> None:
+        info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.zip.writestr(info, text.encode(), compresslevel=1)
+
+    def close(self) -> None:
+        n = len(self.sheets)
+        self._put(
             "[Content_Types].xml",
             f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
@@ -137,7 +149,7 @@ def write_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, title: str
             )
             + "</Types>",
         )
-        put(
+        self._put(
             "_rels/.rels",
             f'{_HEAD}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
             'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
@@ -146,14 +158,14 @@ def write_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, title: str
             'relationships/metadata/core-properties" Target="docProps/core.xml"/>'
             "</Relationships>",
         )
-        put(
+        self._put(
             "docProps/core.xml",
             f'{_HEAD}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
             'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-            f"<dc:title>{escape(title)}</dc:title><dc:creator>gthfx</dc:creator>"
+            f"<dc:title>{escape(self.title)}</dc:title><dc:creator>gthfx</dc:creator>"
             "</cp:coreProperties>",
         )
-        put(
+        self._put(
             "xl/_rels/workbook.xml.rels",
             f'{_HEAD}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
             'relationships">'
@@ -168,35 +180,43 @@ def write_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, title: str
         )
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-            f"'{escape(name)}'!$A$1:${column_letter(max(frame.width - 1, 0))}"
-            f"${frame.height + 1}</definedName>"
-            for i, (name, frame) in enumerate(sheets)
+            f"'{escape(name)}'!{ref}</definedName>"
+            for i, (name, ref) in enumerate(self.sheets)
         )
-        put(
+        self._put(
             "xl/workbook.xml",
             f"{_HEAD}<workbook {_NS} {_NS_R}><bookViews><workbookView/></bookViews><sheets>"
             + "".join(
                 f'<sheet name="{escape(name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
-                for i, (name, _) in enumerate(sheets)
+                for i, (name, _) in enumerate(self.sheets)
             )
             + f"</sheets><definedNames>{filters}</definedNames></workbook>",
         )
-        put(
-            "xl/styles.xml",
-            f'{_HEAD}<styleSheet {_NS}><fonts count="2"><font><sz val="11"/><name val="等线"/>'
-            '</font><font><b/><sz val="11"/><name val="等线"/></font></fonts>'
-            '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill '
-            'patternType="gray125"/></fill><fill><patternFill patternType="solid"><fgColor '
-            'rgb="FFDDEBF7"/><bgColor indexed="64"/></patternFill></fill></fills>'
-            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
-            '</borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
-            'borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" fontId="0" '
-            'fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="2" '
-            'borderId="0" xfId="0" applyFont="1" applyFill="1"/></cellXfs>'
-            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
-            "</cellStyles></styleSheet>",
-        )
-        for i, (_, frame) in enumerate(sheets):
-            info = zipfile.ZipInfo(f"xl/worksheets/sheet{i + 1}.xml", date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            _write_sheet(zf, info, frame)
+        self._put("xl/styles.xml", _STYLES)
+        self.zip.close()
+
+
+_STYLES = (
+    f'{_HEAD}<styleSheet {_NS}><fonts count="2"><font><sz val="11"/><name val="等线"/>'
+    '</font><font><b/><sz val="11"/><name val="等线"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill><fill><patternFill '
+    'patternType="gray125"/></fill><fill><patternFill patternType="solid"><fgColor '
+    'rgb="FFDDEBF7"/><bgColor indexed="64"/></patternFill></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
+    '</borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
+    'borderId="0"/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" fontId="0" '
+    'fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="2" '
+    'borderId="0" xfId="0" applyFont="1" applyFill="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    "</cellStyles></styleSheet>"
+)
+
+
+def write_xlsx(path: Path, sheets: list[tuple[str, pl.DataFrame]], *, title: str = "") -> None:
+    """One workbook, a sheet per (name, frame); names must be unique and ≤ 31 characters."""
+    writer = XlsxWriter(path, title=title)
+    try:
+        for name, frame in sheets:
+            writer.add_sheet(name, frame)
+    finally:
+        writer.close()
