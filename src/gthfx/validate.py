@@ -217,9 +217,12 @@ def validate_extract(
     if "tax_year" in spec.fields:
         other = pl.col("tax_year").is_not_null() & (pl.col("tax_year") != report_year)
         why = why.when(other).then(pl.lit(OTHER_YEAR))
-    if known_codes is not None:
-        why = why.when(~pl.col("uscc").is_in(known_codes.implode())).then(pl.lit(ORPHAN))
     value_columns = [c for c in typed.columns if c not in ("_file", "_row", "_raw_code")]
+    if known_codes is not None:
+        # a join, not `is_in`: several times faster against millions of known codes
+        known = known_codes.unique().to_frame("uscc").with_columns(pl.lit(True).alias("_known"))
+        typed = typed.join(known, on="uscc", how="left", maintain_order="left")
+        why = why.when(pl.col("_known").is_null()).then(pl.lit(ORPHAN))
     typed = typed.with_columns(why.alias("_why"))
     candidate = pl.col("_why").is_null()
     typed = typed.with_columns(
@@ -259,6 +262,7 @@ def validate_extract(
         typed.filter(keep)
         .with_columns(_problem_mask(spec).alias("_problem_mask"))
         .drop("_first", "_variants", "_why", "_raw_code", "_bad_mask", "_bad_raw")
+        .drop("_known", strict=False)
     )
     del typed
     reject_frame = pl.concat(rejects, how="vertical")
