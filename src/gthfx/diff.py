@@ -50,9 +50,11 @@ def diff_outcomes(
     if before is None:
         before = after.clear()
     shared = [c for c in indicators if c in before.columns and c in after.columns]
-    keep = ["uscc", "tier", "rule_id", "reasons", "region_code", *shared]
-    left = before.select(keep).rename({c: f"{c}__before" for c in keep if c != "uscc"})
-    right = after.select(keep).rename({c: f"{c}__after" for c in keep if c != "uscc"})
+    # first only the keys and tiers of both runs; the other columns are joined to the changed
+    # businesses alone (most businesses keep their tier)
+    key = ["uscc", "tier", "rule_id", "region_code"]
+    left = before.select(key).rename({c: f"{c}__before" for c in key if c != "uscc"})
+    right = after.select(key).rename({c: f"{c}__after" for c in key if c != "uscc"})
     both = left.join(right, on="uscc", how="full", coalesce=True)
 
     tb, ta = pl.col("tier__before"), pl.col("tier__after")
@@ -104,9 +106,19 @@ def diff_outcomes(
     # the value-by-value comparison only for businesses that moved between tiers: on a first
     # run every business is `new`, and comparing nothing with everything would cost the most
     is_move = pl.col("change").is_in(["up", "down", "in"])
+    movers = both.filter(is_move)
+    values_before = before.select("uscc", *shared).rename({c: f"{c}__before" for c in shared})
+    values_after = after.select("uscc", *shared).rename({c: f"{c}__after" for c in shared})
+    movers = movers.join(
+        values_before.join(movers.select("uscc"), on="uscc", how="semi"), on="uscc", how="left"
+    ).join(values_after.join(movers.select("uscc"), on="uscc", how="semi"), on="uscc", how="left")
+    rest = both.filter(~is_move)
+    outs = rest.select("uscc").filter(rest.get_column("change") == "out")
+    reasons_after = after.select("uscc", pl.col("reasons").alias("reasons__after"))
+    rest = rest.join(reasons_after.join(outs, on="uscc", how="semi"), on="uscc", how="left")
     parts = [
-        both.filter(is_move).with_columns(moved_cause.alias("cause")),
-        both.filter(~is_move).with_columns(simple_cause.alias("cause")),
+        movers.with_columns(moved_cause.alias("cause")).select(*both.columns, "cause"),
+        rest.with_columns(simple_cause.alias("cause")).select(*both.columns, "cause"),
     ]
     return (
         pl.concat(parts, how="vertical")

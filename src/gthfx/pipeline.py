@@ -82,7 +82,8 @@ def compile_for(options: RunOptions) -> tuple[SourcesMapping, CompiledRuleset]:
     any data is read."""
     sources = load_sources(options.sources)
     ruleset = ruleset_in_force(options.rules, options.run_date)
-    return sources, compile_ruleset(ruleset, sources.field_types(), options.run_date)
+    compiled = compile_ruleset(ruleset, sources.field_types(), options.run_date)
+    return sources.for_typing(set(compiled.reads)), compiled
 
 
 def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:

@@ -76,6 +76,22 @@ class SourcesMapping(BaseModel):
             raise ValueError(f"missing extract(s): {', '.join(missing)}")
         return self
 
+    def for_typing(self, reads: set[str]) -> SourcesMapping:
+        """The mapping cut down to what a run must load: every field that can fail to parse
+        (all but text), required fields, the district and industry codes the outputs carry, and
+        the text fields the ruleset reads. Personal data is never among them."""
+        keep_text = {"region_code", "industry_code"} | reads
+        extracts = {}
+        for name, spec in self.extracts.items():
+            fields = {
+                f: fs
+                for f, fs in spec.fields.items()
+                if f == "uscc"
+                or (not fs.personal and (fs.type != "text" or fs.required or f in keep_text))
+            }
+            extracts[name] = spec.model_copy(update={"fields": fields})
+        return self.model_copy(update={"extracts": extracts})
+
     def field_types(self) -> dict[str, FieldType]:
         """Every canonical field of every extract with its type (names are unique across extracts
         except the key)."""

@@ -225,9 +225,24 @@ def validate_extract(
         why = why.when(pl.col("_known").is_null()).then(pl.lit(ORPHAN))
     typed = typed.with_columns(why.alias("_why"))
     candidate = pl.col("_why").is_null()
+    # Duplicates are rare: compare whole rows only among the candidate rows whose code occurs
+    # more than once, and give every other candidate `_first` and one variant directly.
+    shared = pl.when(candidate).then(pl.col("uscc")).is_duplicated() & candidate
+    index = typed.select(shared.arg_true()).to_series()
+    group = (
+        typed[index]
+        .with_columns(pl.struct(value_columns).is_first_distinct().alias("_first"))
+        .with_columns(pl.col("_first").sum().over("uscc").alias("_variants"))
+    )
     typed = typed.with_columns(
-        pl.struct([*value_columns, "_why"]).is_first_distinct().alias("_first")
-    ).with_columns((pl.col("_first") & candidate).sum().over("uscc").alias("_variants"))
+        pl.repeat(True, typed.height, eager=True)
+        .scatter(index, group.get_column("_first"))
+        .alias("_first"),
+        pl.repeat(1, typed.height, dtype=pl.UInt32, eager=True)
+        .scatter(index, group.get_column("_variants"))
+        .alias("_variants"),
+    )
+    del group
     conflict = candidate & (pl.col("_variants") > 1)
     keep = candidate & pl.col("_first") & ~conflict
     reason = pl.coalesce(pl.col("_why"), pl.when(conflict).then(pl.lit(CONFLICT)))

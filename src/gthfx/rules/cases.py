@@ -121,9 +121,13 @@ def load_cases(path: Path) -> list[RuleCase]:
     return out
 
 
-def _raw_extract(extract: str, rows: list[dict[str, Any]], sources: SourcesMapping) -> RawExtract:
-    spec = sources.extracts[extract]
-    unknown = sorted({k for row in rows for k in row} - set(spec.fields))
+def _raw_extract(
+    extract: str, rows: list[dict[str, Any]], sources: SourcesMapping, typing: SourcesMapping
+) -> RawExtract:
+    """The rows of a case as a raw extract: every field of the mapping may be given, the fields
+    a run loads (`typing`) are kept."""
+    unknown = sorted({k for row in rows for k in row} - set(sources.extracts[extract].fields))
+    spec = typing.extracts[extract]
     fields = ["uscc", *spec.typed_fields()]  # personal data is never loaded
     if unknown:
         raise RulesError(
@@ -159,8 +163,9 @@ def run_case(case: RuleCase, rules: Path, sources: SourcesMapping) -> CaseResult
     if case.parameters:
         ruleset = with_parameters(ruleset, case.parameters)
     compiled = compile_ruleset(ruleset, sources.field_types(), case.run_date)
-    raws = {e: _raw_extract(e, case.given[e], sources) for e in EXTRACTS}
-    typed = type_extracts({e: partial(raws.get, e) for e in EXTRACTS}, compiled, sources)  # type: ignore[misc]
+    typing = sources.for_typing(set(compiled.reads))
+    raws = {e: _raw_extract(e, case.given[e], sources, typing) for e in EXTRACTS}
+    typed = type_extracts({e: partial(raws.get, e) for e in EXTRACTS}, compiled, typing)  # type: ignore[misc]
     target = pl.select(uscc.normalise(pl.lit(str(case.given["annual"][0]["uscc"])))).item()
     row = typed.outcomes.filter(pl.col("uscc") == target)
     actual: dict[str, Any] = {"tier": None}

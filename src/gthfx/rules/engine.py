@@ -29,6 +29,7 @@ class CompiledRuleset:
     tier_rules: list[tuple[str, str, pl.Expr | None]]  # (rule id, tier, condition or None)
     indicators: list[str]  # columns the tier rules read, directly or through derived fields
     used_parameters: frozenset[str]
+    reads: frozenset[str]  # every field any expression reads
 
 
 def _compile(text: str, where: str, ruleset: RulesetFile, scope: Scope) -> Typed:
@@ -109,6 +110,16 @@ def compile_ruleset(
         tier_rules=tier_rules,
         indicators=indicators,
         used_parameters=frozenset(scope.used_parameters),
+        reads=frozenset(
+            n.name
+            for text in [
+                *(d.expr for d in rs.derived),
+                *(c.when for c in rs.basic_conditions),
+                *(t.when for t in rs.tiers if t.when is not None),
+            ]
+            for n in names_in(parse_expression(text))
+            if n.name in field_kinds
+        ),
     )
 
 
