@@ -47,8 +47,21 @@ def diff_outcomes(
     `region_code` and any of `indicators`. Unchanged businesses (same tier, or excluded in both)
     are left out. Sorted by `uscc`.
     """
-    if before is None:
-        before = after.clear()
+    if before is None or before.height == 0:  # a first run: every business is new
+        return (
+            after.select(
+                "uscc",
+                "region_code",
+                pl.lit(None, pl.String).alias("tier_before"),
+                pl.col("tier").alias("tier_after"),
+                pl.lit("new").alias("change"),
+                pl.lit(None, pl.String).alias("rule_before"),
+                pl.col("rule_id").alias("rule_after"),
+                (pl.lit("本次新出现; 规则 ") + pl.col("rule_id")).alias("cause"),
+            )
+            .cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
+            .sort("uscc")
+        )
     shared = [c for c in indicators if c in before.columns and c in after.columns]
     # first only the keys and tiers of both runs; the other columns are joined to the changed
     # businesses alone (most businesses keep their tier)
