@@ -31,11 +31,21 @@ def join_extracts(
         pl.lit(0, pl.UInt64).alias("_pm_annual"),
     )
     joined = pl.concat([base, conflicted], how="diagonal_relaxed").drop("_file", "_row")
+    keys = joined.select("uscc")
     for extract in (tax, social):
         rows = extract.rows.drop("_file", "_row", "_code_status").rename(
             {"_problem_mask": f"_pm_{extract.name}"}
         )
-        joined = joined.join(rows, on="uscc", how="left", validate="1:1").with_columns(
+        # Join on the key alone and gather the other extract's columns by row position: the
+        # (much wider) annual columns are never copied. Codes are unique on both sides.
+        position = keys.join(
+            rows.select("uscc").with_row_index("_at"),
+            on="uscc",
+            how="left",
+            validate="1:1",
+            maintain_order="left",
+        ).get_column("_at")
+        joined = joined.hstack(rows.drop("uscc").select(pl.all().gather(position))).with_columns(
             pl.col(f"_pm_{extract.name}").fill_null(0),
             pl.col("uscc")
             .is_in(extract.conflicts.get_column("uscc").implode())

@@ -221,12 +221,7 @@ def iter_table(
 ) -> tuple[Iterator[pl.DataFrame], str, str | None, str]:
     """One file as text batches with its own headers → (batches, format, encoding, sha256).
     For CSV, `pick` may choose the columns to read from the header row."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty (0 bytes)")
+    _check_file(path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return iter([_read_xlsx(path)]), "xlsx", None, sha256_of(path)
@@ -268,16 +263,20 @@ def map_headers(
     return found, ignored
 
 
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes)")
+
+
 def check_files(extract: str, paths: list[Path], spec: ExtractSpec) -> None:
     """Before any data is read: every file exists, is not empty, and (CSV) has the required
     columns. The same checks run again on load; this only makes them fail early."""
     for path in paths:
-        if not path.exists():
-            raise InputError(f"{path}: file not found")
-        if path.is_dir():
-            raise InputError(f"{path}: is a folder, not a file")
-        if path.stat().st_size == 0:
-            raise InputError(f"{path}: the file is empty (0 bytes)")
+        _check_file(path)
         if path.suffix.lower() == ".csv" and _detect_encoding(path) != "gb18030":
             try:
                 header = pl.read_csv(path, n_rows=0, encoding="utf8-lossy", **_csv_options())  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from gthfx import __version__
-from gthfx.diff import CHANGE_SCHEMA
+from gthfx.diff import CHANGE_LABELS, CHANGE_SCHEMA
 from gthfx.errors import RunError
 from gthfx.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
 from gthfx.regions import region_name
@@ -31,14 +31,6 @@ OUTCOME_FILES = {
     "growth": "growth.parquet",
     "development": "development.parquet",
     EXCLUDED: "excluded.parquet",
-}
-CHANGE_WORDS = {
-    "new": "新增",
-    "gone": "消失",
-    "up": "升型",
-    "down": "降型",
-    "in": "纳入分型",
-    "out": "退出分型",
 }
 
 
@@ -105,7 +97,7 @@ def write_run(
             piece.with_columns(
                 pl.col("tier_before").replace(TIER_LABELS),
                 pl.col("tier_after").replace(TIER_LABELS),
-                pl.col("change").replace(CHANGE_WORDS),
+                pl.col("change").replace(CHANGE_LABELS),
                 region_name(pl.col("region_code")).alias("district"),
             ),
             {

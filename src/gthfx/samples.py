@@ -959,18 +959,28 @@ def _amount_strings(values: pl.Series, rng: np.random.Generator, sep_rate: float
     return s
 
 
+def _coded(
+    st: pl.DataFrame,
+    rng: np.random.Generator,
+    rates: dict[str, float],
+    force: bool,
+    protected: np.ndarray,
+) -> tuple[dict[str, np.ndarray], pl.Series]:
+    """The rows' deliberate problems, and their codes with noise and code problems applied."""
+    prob = _assign_problems(rng, st.height, rates, force, protected)
+    code = _code_noise(st["uscc"], rng, np.concatenate([prob["code_length"], prob["code_char"]]))
+    return prob, _code_problems(code, rng, prob["code_length"], prob["code_char"])
+
+
 def _render_annual(
     st: pl.DataFrame, rng: np.random.Generator, style: _Style, force: bool
 ) -> pl.DataFrame:
     n = st.height
     keep = _where(st["_protected"].to_numpy())
-    prob = _assign_problems(rng, n, PROBLEM_RATES["annual"], force, keep)
+    prob, code = _coded(st, rng, PROBLEM_RATES["annual"], force, keep)
     south = np.isin(
         st["_district"].to_numpy(), [i for i, d in enumerate(DISTRICTS) if d[0] in _SOUTH]
     )
-
-    code = _code_noise(st["uscc"], rng, np.concatenate([prob["code_length"], prob["code_char"]]))
-    code = _code_problems(code, rng, prob["code_length"], prob["code_char"])
     bad92 = prob["code_not_92"]
     if len(bad92):
         prefix = np.where(rng.random(len(bad92)) < 0.8, 0, 1)  # 91 enterprise, 93 cooperative
@@ -1161,9 +1171,7 @@ def _render_tax(
     n = st.height
     rates = PROBLEM_RATES["tax"]
     inrow = {k: v for k, v in rates.items() if k not in ("code_not_92", "orphan")}
-    prob = _assign_problems(rng, n, inrow, force, _where(st["_protected"].to_numpy()))
-    code = _code_noise(st["uscc"], rng, np.concatenate([prob["code_length"], prob["code_char"]]))
-    code = _code_problems(code, rng, prob["code_length"], prob["code_char"])
+    prob, code = _coded(st, rng, inrow, force, _where(st["_protected"].to_numpy()))
 
     sales = _amount_strings(st["sales"], rng, 0.3)
     paid = _amount_strings(st["tax_paid"], rng, 0.3)
@@ -1228,12 +1236,9 @@ def _render_social(
     orphan_base: int,
     seed: int,
 ) -> pl.DataFrame:
-    n = st.height
     rates = PROBLEM_RATES["social"]
     inrow = {k: v for k, v in rates.items() if k not in ("code_not_92", "orphan")}
-    prob = _assign_problems(rng, n, inrow, force, _where(st["_protected"].to_numpy()))
-    code = _code_noise(st["uscc"], rng, np.concatenate([prob["code_length"], prob["code_char"]]))
-    code = _code_problems(code, rng, prob["code_length"], prob["code_char"])
+    prob, code = _coded(st, rng, inrow, force, _where(st["_protected"].to_numpy()))
     insured = _int_strings(st["insured_count"], rng)
     bad_int = prob["bad_int"]
     insured = _set(

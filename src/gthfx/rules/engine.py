@@ -188,4 +188,10 @@ def with_reasons(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     ]
     build = pl.concat_list(words).list.drop_nulls() if words else pl.lit([], pl.List(pl.String))
     combos = frame.select(masks).unique().with_columns(build.alias("reasons"))
-    return frame.join(combos, on=masks, how="left", maintain_order="left").drop(masks)
+    # join the mask columns alone: the frame's other columns are not copied
+    reasons = (
+        frame.select(masks)
+        .join(combos, on=masks, how="left", maintain_order="left", nulls_equal=True)
+        .get_column("reasons")
+    )
+    return frame.drop(masks).with_columns(reasons)
