@@ -58,7 +58,7 @@ def _cell(name: str, dtype: pl.DataType) -> pl.Expr:
     text = _escaped(col.cast(pl.String))
     return (
         pl.when(col.is_not_null())
-        .then('<c t="inlineStr"><is><t xml:space="preserve">' + text + "</t></is></c>")
+        .then('<c t="inlineStr"><is><t>' + text + "</t></is></c>")
         .otherwise(pl.lit("<c/>"))
     )
 
@@ -101,8 +101,8 @@ def _write_sheet(archive: zipfile.ZipFile, member: zipfile.ZipInfo, frame: pl.Da
             ).encode()
         )
         for start in range(0, frame.height, CHUNK_ROWS):
-            chunk = frame.slice(start, CHUNK_ROWS).select(row.alias("xml")).to_series()
-            out.write(("\n".join(chunk.to_list()) + "\n").encode())
+            xml = frame.slice(start, CHUNK_ROWS).select(row.str.join("\n")).item()
+            out.write(xml.encode() + b"\n")
         out.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'.encode())
 
 
