@@ -151,15 +151,7 @@ def type_extracts(
         joined = join_extracts(
             validated.pop("annual"), validated.pop("tax"), validated.pop("social")
         )
-        problems = data_problem_checks(sources)
-        typed = apply_ruleset(joined, compiled, problems)
-        del joined
-        masks = [c for c in typed.columns if c.startswith("_rmask_")]
-        columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
-        narrow = typed.select([c for c in columns if c != "reasons"] + masks)
-        del typed
-        narrow = narrow.sort("uscc")
-        outcomes = with_reasons(narrow, reason_names(compiled, problems)).select(columns)
+        outcomes = type_joined(joined, compiled, sources, consume=True)
     return Typed(
         compiled=compiled,
         sources=sources,
@@ -169,6 +161,30 @@ def type_extracts(
         files=files,
         per_file=per_file,
     )
+
+
+def type_joined(
+    joined: pl.DataFrame,
+    compiled: CompiledRuleset,
+    sources: SourcesMapping,
+    *,
+    consume: bool = False,
+) -> pl.DataFrame:
+    """The outcome of every business of a joined frame (see `join.join_extracts`) under one
+    compiled ruleset: BASE_COLUMNS and the indicators, sorted by `uscc`. The joined frame is left
+    as it is, so several rulesets can be applied to one (what-if) — unless `consume`, which
+    empties it as soon as it is no longer needed, to free its memory during the sort."""
+    problems = data_problem_checks(sources)
+    typed = apply_ruleset(joined, compiled, problems)
+    if consume:
+        for name in joined.columns:
+            joined.drop_in_place(name)
+    masks = [c for c in typed.columns if c.startswith("_rmask_")]
+    columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
+    narrow = typed.select([c for c in columns if c != "reasons"] + masks)
+    del typed
+    narrow = narrow.sort("uscc")
+    return with_reasons(narrow, reason_names(compiled, problems)).select(columns)
 
 
 def summarise(outcomes: pl.DataFrame) -> tuple[dict[str, int], pl.DataFrame]:
