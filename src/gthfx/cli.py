@@ -205,6 +205,12 @@ def _render_result(result: RunResult) -> None:
     console.print(f"written: {result.run_dir}")
 
 
+# ---- commands defined in their own modules, registered here (one anchor each) ----
+# [rules]
+# [explain]
+# [simulate]
+
+
 def main() -> None:
     """Entry point: a GthfxError becomes one message on stderr and its exit code (2); usage
     errors are Typer's (exit 2); anything else is a bug and stays a traceback."""
