@@ -141,7 +141,9 @@ def apply_ruleset(
     of `reason_names`; `with_reasons` turns them into lists). An excluded business's rule id is
     its first reason.
     """
-    out = frame.with_columns(expr for _, expr in compiled.derived)
+    out = frame
+    for _, expr in compiled.derived:  # in order: a derived field may read an earlier one
+        out = out.with_columns(expr)
     checks = [cond for cond, _ in problems]
     checks += [~expr & pl.col("_has_annual") for _, expr in compiled.conditions]
     names = reason_names(compiled, problems)

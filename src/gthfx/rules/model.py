@@ -182,6 +182,16 @@ def ruleset_in_force(location: Path, on: date) -> RulesetFile:
     return active[0]
 
 
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "list"
+    return "text"
+
+
 def with_parameters(source: RulesetFile, overrides: dict[str, object]) -> RulesetFile:
     """The same ruleset with some parameter values replaced (rule cases, what-if)."""
     rs = source.ruleset
@@ -194,10 +204,11 @@ def with_parameters(source: RulesetFile, overrides: dict[str, object]) -> Rulese
     params = dict(rs.parameters)
     for name, value in overrides.items():
         old = params[name]
-        if isinstance(old.value, bool) != isinstance(value, bool) or (
-            isinstance(old.value, int | float) and not isinstance(value, int | float)
-        ):
-            raise RulesError(f"parameter {name}: {value!r} is not of the kind of {old.value!r}")
+        if _kind(value) != _kind(old.value):
+            raise RulesError(
+                f"parameter {name}: {value!r} is a {_kind(value)}, but {name} is a "
+                f"{_kind(old.value)} (now {old.value!r})"
+            )
         params[name] = old.model_copy(update={"value": value})
     return RulesetFile(
         path=source.path, sha256=source.sha256, ruleset=rs.model_copy(update={"parameters": params})
