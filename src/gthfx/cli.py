@@ -68,10 +68,14 @@ def classify_command(
         list[Path] | None, typer.Option("--social", help="Social-insurance extract file(s).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Runs folder [gthfx.yaml, runs/].")
+        Path | None,
+        typer.Option("--out", help="Runs folder (default: out: in gthfx.yaml, else runs/)."),
     ] = None,
     rules: Annotated[
-        Path | None, typer.Option("--rules", help="Ruleset file or folder [gthfx.yaml, rules/].")
+        Path | None,
+        typer.Option(
+            "--rules", help="Ruleset file or folder (default: rules: in gthfx.yaml, else rules/)."
+        ),
     ] = None,
     sources: Annotated[
         Path | None, typer.Option("--sources", help="Sources mapping overriding the shipped one.")
@@ -80,14 +84,17 @@ def classify_command(
         str | None, typer.Option("--encoding", help="Force the CSV encoding: utf-8 or gb18030.")
     ] = None,
     against: Annotated[
-        Path | None, typer.Option("--against", help="Run folder to compare with [latest earlier].")
+        Path | None,
+        typer.Option(
+            "--against", help="Run folder to compare with (default: the latest earlier run)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
     excel: Annotated[
         bool | None, typer.Option("--excel/--no-excel", help="Write the Excel workbook.")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Project config [./gthfx.yaml].")
+        Path | None, typer.Option("--config", help="Project config (default: ./gthfx.yaml).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors (for cron).")] = False,
 ) -> None:
@@ -206,9 +213,15 @@ def _render_result(result: RunResult) -> None:
 
 
 # ---- commands defined in their own modules, registered here (one anchor each) ----
-# [rules]
-# [explain]
-# [simulate]
+from gthfx.commands.rules import rules_app  # noqa: E402  (registers after `app` exists)
+
+app.add_typer(rules_app, name="rules")
+from gthfx.commands.explain import explain_command  # noqa: E402  (registers after `app` exists)
+
+app.command("explain")(explain_command)
+from gthfx.commands.simulate import simulate_command  # noqa: E402  (registers after `app` exists)
+
+app.command("simulate")(simulate_command)
 
 
 def main() -> None:

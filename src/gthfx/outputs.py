@@ -70,7 +70,11 @@ def write_run(
     run_date: date,
     excel: bool,
     timings: dict[str, float],
+    settings: dict[str, object] | None = None,
 ) -> None:
+    """Write every file of a run into a staging folder, then put it in place of `target`.
+    `settings` (recorded in the manifest) are the options that change the result beyond the
+    input files and the ruleset: the sources mapping and a forced encoding."""
     staging = staging_folder(target.parent, run_date)
     outcomes = typed.outcomes
     data_files: dict[str, str] = {}
@@ -129,6 +133,7 @@ def write_run(
     for path in sorted(staging.iterdir()):
         data_files[path.name] = _sha256(path)
     manifest = _manifest(typed, changes, counts, previous, command, run_date, data_files, timings)
+    manifest["settings"] = settings or {}
     (staging / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
@@ -186,6 +191,7 @@ def _manifest(
             "id": rs.id,
             "title": rs.title,
             "path": str(rs_file.path),
+            "absolute_path": str(rs_file.path.resolve()),
             "sha256": rs_file.sha256,
             "effective_from": rs.effective_from.isoformat(),
             "effective_to": rs.effective_to.isoformat() if rs.effective_to else None,
@@ -197,6 +203,7 @@ def _manifest(
         "inputs": [
             {
                 **asdict(info),
+                "absolute_path": str(Path(info.path).resolve()),
                 "ignored_columns": list(info.ignored_columns),
                 "accounting": typed.per_file[info.path].as_dict(),
             }

@@ -15,7 +15,7 @@ from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import RunError
 from gthfx.join import data_problem_checks, join_extracts
-from gthfx.load import FileInfo, RawExtract, check_files, load_extract
+from gthfx.load import FileInfo, RawExtract, check_files, load_extract, sha256_of
 from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
 from gthfx.progress import Reporter
 from gthfx.regions import region_name
@@ -86,8 +86,22 @@ def compile_for(options: RunOptions) -> tuple[SourcesMapping, CompiledRuleset]:
     return sources.for_typing(set(compiled.reads)), compiled
 
 
-def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
-    """Load, validate, join and type: everything but writing."""
+@dataclass
+class Prepared:
+    """Extracts validated and joined, not yet typed: everything a ruleset needs."""
+
+    joined: pl.DataFrame  # one row per business (see `join.join_extracts`)
+    rejects: pl.DataFrame
+    accounting: dict[str, Accounting]
+    files: list[FileInfo]
+    per_file: dict[str, Accounting]
+
+
+def load_prepared(
+    options: RunOptions, reporter: Reporter
+) -> tuple[Prepared, CompiledRuleset, SourcesMapping]:
+    """The ruleset in force on the run date, compiled, then the extracts loaded, validated and
+    joined for it."""
     with reporter.stage("rules", "读取规则 reading rules"):
         sources, compiled = compile_for(options)
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
@@ -110,7 +124,25 @@ def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
 
         return read
 
-    return type_extracts({e: reader(e) for e in EXTRACTS}, compiled, sources, reporter)
+    readers = {e: reader(e) for e in EXTRACTS}
+    return prepare_extracts(readers, compiled, sources, reporter), compiled, sources
+
+
+def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
+    """Load, validate, join and type: everything but writing."""
+    prepared, compiled, sources = load_prepared(options, reporter)
+    return _typed(prepared, compiled, sources, reporter)
+
+
+def load_joined(
+    options: RunOptions, reporter: Reporter
+) -> tuple[pl.DataFrame, CompiledRuleset, SourcesMapping]:
+    """Load, validate and join the extracts exactly as `type_businesses` does, without typing:
+    the joined frame, the ruleset in force on the run date compiled, and the sources mapping
+    the frame was loaded with. `type_joined` types it, under that ruleset or any other (what-if),
+    as often as needed."""
+    prepared, compiled, sources = load_prepared(options, reporter)
+    return prepared.joined, compiled, sources
 
 
 def type_extracts(
@@ -119,9 +151,37 @@ def type_extracts(
     sources: SourcesMapping,
     reporter: Reporter | None = None,
 ) -> Typed:
-    """Validate, join and type extracts (read from files, or built by rule cases). Each extract
-    is read only when its turn comes and its raw text is dropped once typed, so at most one raw
-    extract is in memory at a time."""
+    """Validate, join and type extracts (read from files, or built by rule cases)."""
+    reporter = reporter or Reporter(quiet=True)
+    return _typed(
+        prepare_extracts(readers, compiled, sources, reporter), compiled, sources, reporter
+    )
+
+
+def _typed(
+    prepared: Prepared, compiled: CompiledRuleset, sources: SourcesMapping, reporter: Reporter
+) -> Typed:
+    with reporter.stage("type", "分型 typing"):
+        outcomes = type_joined(prepared.joined, compiled, sources, consume=True)
+    return Typed(
+        compiled=compiled,
+        sources=sources,
+        outcomes=outcomes,
+        rejects=prepared.rejects,
+        accounting=prepared.accounting,
+        files=prepared.files,
+        per_file=prepared.per_file,
+    )
+
+
+def prepare_extracts(
+    readers: dict[str, Callable[[], RawExtract]],
+    compiled: CompiledRuleset,
+    sources: SourcesMapping,
+    reporter: Reporter | None = None,
+) -> Prepared:
+    """Validate and join extracts. Each extract is read only when its turn comes and its raw text
+    is dropped once typed, so at most one raw extract is in memory at a time."""
     reporter = reporter or Reporter(quiet=True)
     year = compiled.run_date.year - 1
     validated: dict[str, ValidatedExtract] = {}
@@ -144,22 +204,15 @@ def type_extracts(
             known = pl.concat(
                 [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
             )
-    with reporter.stage("type", "分型 typing"):
+    with reporter.stage("join", "归集 joining"):
         rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")
         accounting = {name: v.accounting for name, v in validated.items()}
         per_file = {path: acc for v in validated.values() for path, acc in v.per_file.items()}
         joined = join_extracts(
             validated.pop("annual"), validated.pop("tax"), validated.pop("social")
         )
-        outcomes = type_joined(joined, compiled, sources, consume=True)
-    return Typed(
-        compiled=compiled,
-        sources=sources,
-        outcomes=outcomes,
-        rejects=rejects,
-        accounting=accounting,
-        files=files,
-        per_file=per_file,
+    return Prepared(
+        joined=joined, rejects=rejects, accounting=accounting, files=files, per_file=per_file
     )
 
 
@@ -230,6 +283,11 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
                 run_date=options.run_date,
                 excel=options.excel,
                 timings=reporter.timings,
+                settings={
+                    "sources": str(options.sources.resolve()) if options.sources else None,
+                    "sources_sha256": sha256_of(options.sources) if options.sources else None,
+                    "encoding": options.encoding,
+                },
             )
     change_counts = {k: v for k, v in changes.group_by("change").len().sort("change").iter_rows()}
     return RunResult(
