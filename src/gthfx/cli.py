@@ -222,6 +222,9 @@ app.command("explain")(explain_command)
 from gthfx.commands.simulate import simulate_command  # noqa: E402  (registers after `app` exists)
 
 app.command("simulate")(simulate_command)
+# [diff]
+# [recheck]
+# [review]
 
 
 def main() -> None:
