@@ -23,6 +23,7 @@ from gthfx.pipeline import load_joined, type_joined
 from gthfx.progress import Reporter
 from gthfx.regions import region_name
 from gthfx.render import chunks
+from gthfx.rules.compiler import value_kind
 from gthfx.rules.engine import EXCLUDED, OUTCOME_ORDER, CompiledRuleset, compile_ruleset
 from gthfx.rules.grammar import Binary, In, Node, Unary, names_in, parse_expression
 from gthfx.rules.model import (
@@ -192,16 +193,6 @@ def _unique(pairs: list[tuple[str, object]], where: str) -> dict[str, object]:
 # ---- scenarios → rulesets ------------------------------------------------------------------
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "list"
-    return "text"
-
-
 def scenario_ruleset(baseline: RulesetFile, scenario: Scenario) -> RulesetFile:
     """The ruleset of a scenario; unknown parameters and values of the wrong kind are errors
     that name the parameter (with the closest known name as a hint)."""
@@ -218,11 +209,11 @@ def scenario_ruleset(baseline: RulesetFile, scenario: Scenario) -> RulesetFile:
                 hint=f"{hint}known: {', '.join(params)}",
             )
         old = params[name].value
-        if _kind(old) != _kind(value):
+        if value_kind(old) != value_kind(value):
             raise RulesError(
-                f"scenario {scenario.name}: parameter {name} is a {_kind(old)} "
-                f"(now {_show(old)}), found the {_kind(value)} {_show(value)}",
-                hint="a list is written [a, b]" if _kind(old) == "list" else None,
+                f"scenario {scenario.name}: parameter {name} is a {value_kind(old)} "
+                f"(now {_show(old)}), found the {value_kind(value)} {_show(value)}",
+                hint="a list is written [a, b]" if value_kind(old) == "list" else None,
             )
     return with_parameters(baseline, scenario.overrides)
 

@@ -64,7 +64,8 @@ class Scope:
         return [*self.columns, *self.parameters, *BUILTINS]
 
 
-def _param_kind(value: object) -> Kind:
+def value_kind(value: object) -> Kind:
+    """The kind of a parameter or literal value: bool, number, list or text."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -128,7 +129,7 @@ def _compile_any(node: Node, scope: Scope) -> Typed:
             param = scope.parameters[node.name]
             if isinstance(param, list):
                 return Typed(pl.lit(None), "list", tuple(param))
-            return Typed(pl.lit(param), _param_kind(param))
+            return Typed(pl.lit(param), value_kind(param))
         if node.name == "run_date":
             return Typed(pl.lit(scope.run_date, pl.Date), "date")
         if node.name == "run_year":
@@ -185,7 +186,7 @@ def _compile_any(node: Node, scope: Scope) -> Typed:
         choices = _compile_any(node.items, scope)
         if choices.kind != "list":
             raise CompileError('`in` needs a list: ["a", "b"] or a list parameter')
-        wrong = [v for v in choices.values if _param_kind(v) != operand.kind]
+        wrong = [v for v in choices.values if value_kind(v) != operand.kind]
         if wrong:
             raise CompileError(f"`in` compares a {operand.kind} with {wrong[0]!r}")
         # Polars 2 compares only equal types: numbers as Float64, text as String

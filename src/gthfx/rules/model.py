@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gthfx.errors import RulesError
+from gthfx.rules.compiler import value_kind
 from gthfx.yamlio import load_yaml, pydantic_location
 
 TierId = Literal["survival", "growth", "development"]
@@ -182,16 +183,6 @@ def ruleset_in_force(location: Path, on: date) -> RulesetFile:
     return active[0]
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "list"
-    return "text"
-
-
 def with_parameters(source: RulesetFile, overrides: dict[str, object]) -> RulesetFile:
     """The same ruleset with some parameter values replaced (rule cases, what-if)."""
     rs = source.ruleset
@@ -204,10 +195,10 @@ def with_parameters(source: RulesetFile, overrides: dict[str, object]) -> Rulese
     params = dict(rs.parameters)
     for name, value in overrides.items():
         old = params[name]
-        if _kind(value) != _kind(old.value):
+        if value_kind(value) != value_kind(old.value):
             raise RulesError(
-                f"parameter {name}: {value!r} is a {_kind(value)}, but {name} is a "
-                f"{_kind(old.value)} (now {old.value!r})"
+                f"parameter {name}: {value!r} is a {value_kind(value)}, but {name} is a "
+                f"{value_kind(old.value)} (now {old.value!r})"
             )
         params[name] = old.model_copy(update={"value": value})
     return RulesetFile(
