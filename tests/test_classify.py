@@ -104,7 +104,20 @@ def test_run_folder_outcomes_and_accounting(tmp_path: Path, extracts: dict[str, 
         "rejects.parquet", "changes.parquet", "manifest.json", "分型结果.xlsx",
         "生存型.csv", "成长型.csv", "发展型.csv", "不参与分型.csv", "变动.csv", "拒收.csv",
     }  # fmt: skip
-    assert {p.name for p in run.iterdir()} == expected
+    names = {p.name for p in run.iterdir()}
+    reviews = {n for n in names if n.startswith("复核_") and n.endswith(".xlsx")}
+    assert names - reviews == expected
+    # one review workbook per district of the typed businesses
+    assert reviews == {
+        f"复核_{d}.xlsx"
+        for d in (
+            "江岸区_420102",
+            "江汉区_420103",
+            "硚口区_420104",
+            "汉阳区_420105",
+            "武昌区_420106",
+        )
+    }
     tiers = {
         t: pl.read_parquet(run / f"{t}.parquet").get_column("uscc").to_list()
         for t in ("survival", "growth", "development", "excluded")

@@ -222,9 +222,15 @@ app.command("explain")(explain_command)
 from gthfx.commands.simulate import simulate_command  # noqa: E402  (registers after `app` exists)
 
 app.command("simulate")(simulate_command)
-# [diff]
-# [recheck]
-# [review]
+from gthfx.commands.diff import diff_command  # noqa: E402  (registers after `app` exists)
+
+app.command("diff")(diff_command)
+from gthfx.commands.recheck import recheck_command  # noqa: E402  (registers after `app` exists)
+
+app.command("recheck")(recheck_command)
+from gthfx.commands.review import review_app  # noqa: E402  (registers after `app` exists)
+
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from gthfx.errors import RunError
 from gthfx.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
 from gthfx.regions import region_name
 from gthfx.render import ClerkTables, as_text_table
+from gthfx.review.workbook import write_review_workbooks
 from gthfx.rules.engine import EXCLUDED
 from gthfx.rules.model import TIER_LABELS
 from gthfx.runfolder import commit, staging_folder
@@ -71,20 +73,27 @@ def write_run(
     excel: bool,
     timings: dict[str, float],
     settings: dict[str, object] | None = None,
+    extra: Callable[[Path, ClerkTables], None] | None = None,
+    manifest_extra: dict[str, object] | None = None,
 ) -> None:
     """Write every file of a run into a staging folder, then put it in place of `target`.
     `settings` (recorded in the manifest) are the options that change the result beyond the
-    input files and the ruleset: the sources mapping and a forced encoding."""
+    input files and the ruleset: the sources mapping and a forced encoding. `extra` (recheck)
+    writes further files into the staging folder; `manifest_extra` adds to the manifest.
+    Every outcome file carries `decided` (a tier set by hand; false unless a recheck says so)."""
     staging = staging_folder(target.parent, run_date)
     outcomes = typed.outcomes
+    if "decided" not in outcomes.columns:
+        outcomes = outcomes.with_columns(pl.lit(False).alias("decided"))
     data_files: dict[str, str] = {}
     headers = column_headers(typed.compiled, typed.sources)
     reasons = reason_labels(typed.compiled, typed.sources)
     order = [
         "uscc", "tier_label", "rule_id", "reasons", "flags", "region_code", "district",
-        "industry_code", *typed.compiled.indicators,
+        "industry_code", *typed.compiled.indicators, "decided",
     ]  # fmt: skip
     outcome_headers = {c: headers.get(c, c) for c in order}
+    outcome_headers["decided"] = "人工认定"
 
     def outcome_text(piece: pl.DataFrame) -> pl.DataFrame:
         return as_text_table(
@@ -92,6 +101,7 @@ def write_run(
                 _words("reasons", reasons),
                 _words("flags", FLAGS),
                 region_name(pl.col("region_code")).alias("district"),
+                pl.col("decided").replace_strict({True: "是", False: "否"}, return_dtype=pl.String),
             ),
             outcome_headers,
         )
@@ -124,16 +134,30 @@ def write_run(
         _write_parquet(part, staging / name)
         tables.add(TIER_LABELS[tier], part, outcome_text)
         del part
+    if extra is not None:
+        extra(staging, tables)
     _write_parquet(changes, staging / "changes.parquet")
     tables.add("变动", changes, change_text)
     _write_parquet(typed.rejects, staging / "rejects.parquet")
     tables.add("拒收", typed.rejects, reject_text)
+    write_review_workbooks(
+        staging,
+        outcomes=outcomes,
+        changes=changes,
+        headers=headers,
+        reasons=reasons,
+        sources=typed.sources,
+        parameters={n: p.value for n, p in typed.compiled.source.ruleset.parameters.items()},
+        ruleset_id=typed.compiled.source.ruleset.id,
+        run_date=run_date,
+    )
     tables.close()
 
     for path in sorted(staging.iterdir()):
         data_files[path.name] = _sha256(path)
     manifest = _manifest(typed, changes, counts, previous, command, run_date, data_files, timings)
     manifest["settings"] = settings or {}
+    manifest.update(manifest_extra or {})
     (staging / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )

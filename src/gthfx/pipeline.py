@@ -30,7 +30,7 @@ from gthfx.rules.engine import (
 )
 from gthfx.rules.model import ruleset_in_force
 from gthfx.runfolder import check_target, previous_run, run_lock
-from gthfx.sources import EXTRACTS, SourcesMapping, load_sources
+from gthfx.sources import EXTRACTS, ExtractSpec, SourcesMapping, load_sources
 from gthfx.validate import Accounting, ValidatedExtract, type_rows, validate_extract
 
 BASE_COLUMNS = (
@@ -97,11 +97,22 @@ class Prepared:
     per_file: dict[str, Accounting]
 
 
+Correct = Callable[[str, ExtractSpec, pl.DataFrame], pl.DataFrame]
+
+
+def _typed_batch(
+    frame: pl.DataFrame, *, extract: str, spec: ExtractSpec, correct: Correct | None
+) -> pl.DataFrame:
+    rows = type_rows(frame, spec)
+    return correct(extract, spec, rows) if correct is not None else rows
+
+
 def load_prepared(
-    options: RunOptions, reporter: Reporter
+    options: RunOptions, reporter: Reporter, correct: Correct | None = None
 ) -> tuple[Prepared, CompiledRuleset, SourcesMapping]:
     """The ruleset in force on the run date, compiled, then the extracts loaded, validated and
-    joined for it."""
+    joined for it. `correct` (recheck) may change each batch of typed rows of an extract before
+    validation (duplicates, join)."""
     with reporter.stage("rules", "读取规则 reading rules"):
         sources, compiled = compile_for(options)
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
@@ -119,7 +130,7 @@ def load_prepared(
                     list(options.inputs[extract]),
                     spec,
                     options.encoding,
-                    transform=partial(type_rows, spec=spec),
+                    transform=partial(_typed_batch, extract=extract, spec=spec, correct=correct),
                 )
 
         return read
