@@ -140,17 +140,18 @@ def write_run(
     tables.add("变动", changes, change_text)
     _write_parquet(typed.rejects, staging / "rejects.parquet")
     tables.add("拒收", typed.rejects, reject_text)
-    write_review_workbooks(
-        staging,
-        outcomes=outcomes,
-        changes=changes,
-        headers=headers,
-        reasons=reasons,
-        sources=typed.sources,
-        parameters={n: p.value for n, p in typed.compiled.source.ruleset.parameters.items()},
-        ruleset_id=typed.compiled.source.ruleset.id,
-        run_date=run_date,
-    )
+    if excel:  # --no-excel leaves out every workbook: the result one and the review ones
+        write_review_workbooks(
+            staging,
+            outcomes=outcomes,
+            changes=changes,
+            headers=headers,
+            reasons=reasons,
+            sources=typed.sources,
+            parameters={n: p.value for n, p in typed.compiled.source.ruleset.parameters.items()},
+            ruleset_id=typed.compiled.source.ruleset.id,
+            run_date=run_date,
+        )
     tables.close()
 
     for path in sorted(staging.iterdir()):
@@ -238,6 +239,7 @@ def _manifest(
         "businesses": sum(counts.values()),
         "rejects_by_reason": rejects_by_reason,
         "previous_run": str(previous) if previous is not None else None,
+        "previous_run_absolute": str(previous.resolve()) if previous is not None else None,
         "changes": {k: n for k, n in changes.group_by("change").len().sort("change").iter_rows()},
         "files": data_files,
         "timings_seconds": {k: round(v, 3) for k, v in sorted(timings.items())},
