@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gthfx import __version__
+from gthfx.commands import options
 from gthfx.config import RunOptions, load_config, resolve_inputs
 from gthfx.errors import ConfigError, GthfxError
 from gthfx.pipeline import RunResult, classify
@@ -60,13 +61,9 @@ def _root(
 @app.command("classify")
 def classify_command(
     run_date: Annotated[str, typer.Option("--date", help="Run date D, YYYY-MM-DD (1 July).")],
-    annual: Annotated[
-        list[Path] | None, typer.Option("--annual", help="Annual extract file(s); repeat per file.")
-    ] = None,
-    tax: Annotated[list[Path] | None, typer.Option("--tax", help="Tax extract file(s).")] = None,
-    social: Annotated[
-        list[Path] | None, typer.Option("--social", help="Social-insurance extract file(s).")
-    ] = None,
+    annual: options.Annual = None,
+    tax: options.Tax = None,
+    social: options.Social = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Runs folder (default: out: in gthfx.yaml, else runs/)."),
@@ -77,12 +74,8 @@ def classify_command(
             "--rules", help="Ruleset file or folder (default: rules: in gthfx.yaml, else rules/)."
         ),
     ] = None,
-    sources: Annotated[
-        Path | None, typer.Option("--sources", help="Sources mapping overriding the shipped one.")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Force the CSV encoding: utf-8 or gb18030.")
-    ] = None,
+    sources: options.Sources = None,
+    encoding: options.Encoding = None,
     against: Annotated[
         Path | None,
         typer.Option(
@@ -93,10 +86,8 @@ def classify_command(
     excel: Annotated[
         bool | None, typer.Option("--excel/--no-excel", help="Write the Excel workbook.")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Project config (default: ./gthfx.yaml).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors (for cron).")] = False,
+    config: options.Config = None,
+    quiet: options.Quiet = False,
 ) -> None:
     """Type every business at run date D and write the run folder <out>/<D>/.
 

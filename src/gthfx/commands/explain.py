@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gthfx.commands import options
 from gthfx.config import load_config, resolve_inputs
 from gthfx.errors import ConfigError
 from gthfx.explain import Clause, Explanation, NamedValue, explain_fresh, explain_run
@@ -42,15 +43,9 @@ def explain_command(
         Path | None,
         typer.Option("--rules", help="With --date: ruleset file or folder [gthfx.yaml, rules/]."),
     ] = None,
-    sources: Annotated[
-        Path | None, typer.Option("--sources", help="Sources mapping overriding the shipped one.")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Force the CSV encoding: utf-8 or gb18030.")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Project config [./gthfx.yaml].")
-    ] = None,
+    sources: options.Sources = None,
+    encoding: options.Encoding = None,
+    config: options.Config = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
 ) -> None:
     """Explain one business's outcome: the values read from each extract (with the raw text

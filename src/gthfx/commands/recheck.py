@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from gthfx.commands import options
 from gthfx.config import expand, load_config
 from gthfx.errors import ConfigError
 from gthfx.progress import Reporter
@@ -76,10 +77,8 @@ def recheck_command(
     excel: Annotated[
         bool | None, typer.Option("--excel/--no-excel", help="Write the Excel workbook.")
     ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Project config (default: ./gthfx.yaml).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors (for cron).")] = False,
+    config: options.Config = None,
+    quiet: options.Quiet = False,
 ) -> None:
     """Re-type a base run after the review (复核): apply corrections over its inputs (checked by
     SHA-256, or fresh extracts given here), type with the ruleset in force on D, apply manual

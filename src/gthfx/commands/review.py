@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from gthfx.commands import options
 from gthfx.review.importer import read_workbooks, write_plain_files
 from gthfx.sources import load_sources
 
@@ -31,9 +32,7 @@ def import_command(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for corrections.csv and decisions.csv.")
     ],
-    sources: Annotated[
-        Path | None, typer.Option("--sources", help="Sources mapping overriding the shipped one.")
-    ] = None,
+    sources: options.Sources = None,
 ) -> None:
     """Read returned review workbooks and write the plain files of the recheck:
     corrections.csv (rows answered 更正) and decisions.csv (rows answered 人工认定), UTF-8 with

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from gthfx.commands import options
 from gthfx.config import RunOptions, load_config, resolve_inputs
 from gthfx.errors import ConfigError
 from gthfx.progress import Reporter
@@ -63,23 +64,13 @@ def simulate_command(
         Path | None, typer.Option("--out", help="Workbook to write (default: ./simulate-<D>.xlsx).")
     ] = None,
     excel: Annotated[bool, typer.Option("--excel/--no-excel", help="Write the workbook.")] = True,
-    annual: Annotated[
-        list[Path] | None, typer.Option("--annual", help="Annual extract file(s); repeat per file.")
-    ] = None,
-    tax: Annotated[list[Path] | None, typer.Option("--tax", help="Tax extract file(s).")] = None,
-    social: Annotated[
-        list[Path] | None, typer.Option("--social", help="Social-insurance extract file(s).")
-    ] = None,
-    sources: Annotated[
-        Path | None, typer.Option("--sources", help="Sources mapping overriding the shipped one.")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Force the CSV encoding: utf-8 or gb18030.")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Project config (default: ./gthfx.yaml).")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    annual: options.Annual = None,
+    tax: options.Tax = None,
+    social: options.Social = None,
+    sources: options.Sources = None,
+    encoding: options.Encoding = None,
+    config: options.Config = None,
+    quiet: options.Quiet = False,
 ) -> None:
     """What-if: type the extracts of D under the ruleset in force and under each scenario, and
     show what would change — counts and shares before/after, the transition table (overall and
