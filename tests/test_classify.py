@@ -18,15 +18,11 @@ from gthfx import render
 from gthfx.cli import app
 from gthfx.config import RunOptions
 from gthfx.pipeline import classify
+from support import run_cli, write_csv_extracts
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 
-ANNUAL_HEADER = (
-    "统一社会信用代码,个体工商户名称,经营者姓名,经营者身份证号码,联系电话,行政区划代码,行业代码,"
-    "成立日期,登记状态,年报年度,年报报送日期,年报经营状态,从业人数,营业额,纳税总额,经营异常标记,"
-    "严重违法失信,备注"
-)
 # name, code, operator, id number, phone: personal data that must never leave the run
 ANNUAL_ROWS = [
     # development: 2015, tax row with 1.2 M sales and 40 k tax
@@ -57,29 +53,8 @@ SOCIAL_CSV = "单位统一社会信用代码,参保人数\n92420103MA4K1B2C9X,1\
 
 
 def write_extracts(folder: Path, annual_rows: list[str] | None = None) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     rows = ANNUAL_ROWS if annual_rows is None else annual_rows
-    paths = {
-        "annual": folder / "annual.csv",
-        "tax": folder / "tax.csv",
-        "social": folder / "social.csv",
-    }
-    paths["annual"].write_text(ANNUAL_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
-    paths["tax"].write_text(TAX_CSV, encoding="utf-8")
-    paths["social"].write_bytes(SOCIAL_CSV.encode("gb18030"))
-    return paths
-
-
-def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The real entry point in a child process (as cron would run it)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from gthfx.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
+    return write_csv_extracts(folder, rows, TAX_CSV, SOCIAL_CSV, social_encoding="gb18030")
 
 
 def classify_args(paths: dict[str, Path], out: Path, date: str = "2024-07-01") -> list[str]:

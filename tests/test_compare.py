@@ -5,9 +5,6 @@ the transition matrix, the by-district counts, the change list and its causes, e
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
@@ -21,15 +18,11 @@ from gthfx.compare import compare_runs, matrix
 from gthfx.config import RunOptions
 from gthfx.errors import RunError
 from gthfx.pipeline import classify
+from support import run_cli, write_csv_extracts
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 
-ANNUAL_HEADER = (
-    "统一社会信用代码,个体工商户名称,经营者姓名,经营者身份证号码,联系电话,行政区划代码,行业代码,"
-    "成立日期,登记状态,年报年度,年报报送日期,年报经营状态,从业人数,营业额,纳税总额,经营异常标记,"
-    "严重违法失信,备注"
-)
 TAX_CSV = (
     "纳税人识别号,所属年度,纳税人类型,销售额,实缴税额\n"
     '92420102MA4K1B2C9D,2023,小规模纳税人,"1,200,000",40000\n'
@@ -76,17 +69,7 @@ RUN_B_ROWS = [
 
 
 def write_extracts(folder: Path, annual_rows: list[str], social: str = "") -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "annual": folder / "annual.csv",
-        "tax": folder / "tax.csv",
-        "social": folder / "social.csv",
-    }
-    text = ANNUAL_HEADER + "\n" + "\n".join(annual_rows) + "\n"
-    paths["annual"].write_text(text, encoding="utf-8-sig")
-    paths["tax"].write_text(TAX_CSV, encoding="utf-8")
-    paths["social"].write_text(SOCIAL_HEADER + social, encoding="utf-8")
-    return paths
+    return write_csv_extracts(folder, annual_rows, TAX_CSV, SOCIAL_HEADER + social)
 
 
 def make_run(folder: Path, out: Path, rows: list[str], *, against: Path | None = None,
@@ -335,26 +318,15 @@ def test_bad_format_is_a_usage_problem(runs: tuple[Path, Path]) -> None:
     assert "html" in str(result.exception)
 
 
-def run_main(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from gthfx.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-
-
 def test_missing_or_incomplete_run_is_exit_2(runs: tuple[Path, Path], tmp_path: Path) -> None:
-    proc = run_main(["diff", str(tmp_path / "nope"), str(runs[1]), "--check"], tmp_path)
+    proc = run_cli(["diff", str(tmp_path / "nope"), str(runs[1]), "--check"], tmp_path)
     assert proc.returncode == 2
     assert "no such run folder" in proc.stderr and "Traceback" not in proc.stderr
     half = tmp_path / "half"
     half.mkdir()
     (half / "survival.parquet").write_bytes((runs[1] / "survival.parquet").read_bytes())
-    proc = run_main(["diff", str(runs[0]), str(half)], tmp_path)
+    proc = run_cli(["diff", str(runs[0]), str(half)], tmp_path)
     assert proc.returncode == 2
     assert "not a complete gthfx run folder" in proc.stderr
-    proc = run_main(["diff", str(runs[0]), str(runs[1]), "--format", "html"], tmp_path)
+    proc = run_cli(["diff", str(runs[0]), str(runs[1]), "--format", "html"], tmp_path)
     assert proc.returncode == 2 and "--format" in proc.stderr

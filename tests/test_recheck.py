@@ -5,9 +5,6 @@ problem of the review files listed at once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -21,16 +18,12 @@ from gthfx.outputs import read_outcomes
 from gthfx.pipeline import classify
 from gthfx.recheck import RecheckOptions, mask_personal, recheck
 from gthfx.review.corrections import ReviewError, tier_of
+from support import run_cli, write_csv_extracts
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 FIXTURES = ROOT / "tests" / "fixtures" / "review"
 
-ANNUAL_HEADER = (
-    "统一社会信用代码,个体工商户名称,经营者姓名,经营者身份证号码,联系电话,行政区划代码,行业代码,"
-    "成立日期,登记状态,年报年度,年报报送日期,年报经营状态,从业人数,营业额,纳税总额,经营异常标记,"
-    "严重违法失信,备注"
-)
 DEV, GROWTH, SURVIVAL, ABNORMAL, LATE = (
     "92420102MA4K1B2C9D",
     "92420103MA4K1B2C9X",
@@ -56,29 +49,8 @@ SOCIAL_CSV = f"单位统一社会信用代码,参保人数\n{GROWTH},1\n"
 
 
 def write_extracts(folder: Path, annual_rows: list[str] | None = None) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     rows = ANNUAL_ROWS if annual_rows is None else annual_rows
-    paths = {
-        "annual": folder / "annual.csv",
-        "tax": folder / "tax.csv",
-        "social": folder / "social.csv",
-    }
-    paths["annual"].write_text(ANNUAL_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8-sig")
-    paths["tax"].write_text(TAX_CSV, encoding="utf-8")
-    paths["social"].write_bytes(SOCIAL_CSV.encode("gb18030"))
-    return paths
-
-
-def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The real entry point in a child process (as cron would run it)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from gthfx.cli import main; main()", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
+    return write_csv_extracts(folder, rows, TAX_CSV, SOCIAL_CSV, social_encoding="gb18030")
 
 
 @pytest.fixture
