@@ -209,9 +209,13 @@ def test_change_log_against_previous_run(tmp_path: Path, extracts: dict[str, Pat
     by_code = {r["uscc"]: r for r in changes.iter_rows(named=True)}
     assert by_code["92420102MA4K1B2C9D"]["change"] == "up"
     assert by_code["92420102MA4K1B2C9D"]["tier_before"] == "growth"
-    assert "sales_yuan 100000 → 1200000" in by_code["92420102MA4K1B2C9D"]["cause"]
+    # in the clerk's words: the indicator's label, not its id
+    assert (
+        "年销售额(元,税务优先,否则年报营业额) 100000 → 1200000"
+        in by_code["92420102MA4K1B2C9D"]["cause"]
+    )
     assert by_code["92420104MA4K1B2C9A"]["change"] == "out"
-    assert "not_abnormal" in by_code["92420104MA4K1B2C9A"]["cause"]
+    assert "未列入经营异常状态" in by_code["92420104MA4K1B2C9A"]["cause"]
     assert by_code["92420107MA4K1B2C9E"]["change"] == "gone"
     assert by_code["92420105MA4K1B2C9B"]["change"] == "new"
     manifest = json.loads((out / "2024-07-01" / "manifest.json").read_text(encoding="utf-8"))

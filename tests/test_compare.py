@@ -165,9 +165,9 @@ def test_causes_computed_logged_and_audited(runs: tuple[Path, Path], tmp_path: P
     run_a, run_b = runs
     result = compare_runs(run_a, run_b)
     causes = dict(result.changes.select("uscc", "cause").iter_rows())
-    assert causes[B] == "规则 survival.default → growth.standard; employees 1 → 3"
+    assert causes[B] == "规则 survival.default → growth.standard; 从业人数 1 → 3"
     assert causes[G] == "本次年报数据中无此户"
-    assert causes[Q].startswith("不参与分型: registered")
+    assert causes[Q].startswith("不参与分型: 登记状态有效")
     assert set(result.changes.get_column("cause_source")) == {"changes.parquet"}
     assert result.changes.get_column("review").null_count() == result.changed
 

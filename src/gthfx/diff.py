@@ -39,14 +39,19 @@ def _text(column: str) -> pl.Expr:
 
 
 def diff_outcomes(
-    before: pl.DataFrame | None, after: pl.DataFrame, indicators: list[str]
+    before: pl.DataFrame | None,
+    after: pl.DataFrame,
+    indicators: list[str],
+    words: dict[str, str] | None = None,
 ) -> pl.DataFrame:
     """Businesses whose outcome differs between two runs, with the cause in words.
 
     Both frames hold one row per business with `uscc`, `tier`, `rule_id`, `reasons`,
     `region_code` and any of `indicators`. Unchanged businesses (same tier, or excluded in both)
-    are left out. Sorted by `uscc`.
+    are left out. Sorted by `uscc`. `words` gives the Chinese for indicator names and reason
+    codes (see `labels`); without it the causes use the ids.
     """
+    words = words or {}
     if before is None or before.height == 0:  # a first run: every business is new
         return (
             after.select(
@@ -91,7 +96,10 @@ def diff_outcomes(
 
     moved = [
         pl.when(pl.col(f"{c}__before").ne_missing(pl.col(f"{c}__after"))).then(
-            pl.lit(f"{c} ") + _text(f"{c}__before") + pl.lit(" → ") + _text(f"{c}__after")
+            pl.lit(f"{words.get(c, c)} ")
+            + _text(f"{c}__before")
+            + pl.lit(" → ")
+            + _text(f"{c}__after")
         )
         for c in shared
     ]
@@ -109,7 +117,10 @@ def diff_outcomes(
         .then(pl.lit("本次新出现; 规则 ") + pl.col("rule_id__after"))
         .when(pl.col("change") == "gone")
         .then(pl.lit("本次年报数据中无此户"))
-        .otherwise(pl.lit("不参与分型: ") + pl.col("reasons__after").list.join(", "))
+        .otherwise(
+            pl.lit("不参与分型: ")
+            + pl.col("reasons__after").list.eval(pl.element().replace(words)).list.join(", ")
+        )
     )
     moved_cause = (
         pl.when(values.str.len_chars() > 0)

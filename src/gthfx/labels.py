@@ -63,3 +63,8 @@ def column_headers(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[s
     for item in compiled.source.ruleset.derived:
         out[item.id] = item.label
     return out
+
+
+def cause_words(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, str]:
+    """Chinese for what a change log's causes name: indicator columns and reason codes."""
+    return {**column_headers(compiled, sources), **reason_labels(compiled, sources)}

@@ -15,6 +15,7 @@ from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import RunError
 from gthfx.join import data_problem_checks, join_extracts
+from gthfx.labels import cause_words
 from gthfx.load import FileInfo, RawExtract, check_files, load_extract, sha256_of
 from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
 from gthfx.progress import Reporter
@@ -280,7 +281,12 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
             raise RunError(f"{against}: a run cannot be compared with itself")
         with reporter.stage("changes", "对比上次 comparing with the previous run"):
             before = read_outcomes(against) if against is not None else None
-            changes = diff_outcomes(before, typed.outcomes, typed.compiled.indicators)
+            changes = diff_outcomes(
+                before,
+                typed.outcomes,
+                typed.compiled.indicators,
+                cause_words(typed.compiled, typed.sources),
+            )
         counts, by_district = summarise(typed.outcomes)
         with reporter.stage("write", "写出结果 writing the run folder"):
             write_run(

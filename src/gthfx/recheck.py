@@ -20,7 +20,7 @@ import polars as pl
 from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import ConfigError, InputError, RunError
-from gthfx.labels import reason_labels
+from gthfx.labels import cause_words, reason_labels
 from gthfx.load import sha256_of
 from gthfx.outputs import read_outcomes, write_run
 from gthfx.pipeline import RunResult, Typed, _typed, load_prepared, summarise
@@ -326,7 +326,9 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
             per_file=typed.per_file,
         )
         with reporter.stage("changes", "对比基准 comparing with the base run"):
-            changes = diff_outcomes(before, outcomes, compiled.indicators)
+            changes = diff_outcomes(
+                before, outcomes, compiled.indicators, cause_words(compiled, sources)
+            )
             words = _words_per_business(review, corrector.old)
             changes = _with_causes(changes, words, bool(options.fresh))
         audit = _audit(review, corrector.old)
