@@ -223,6 +223,10 @@ from gthfx.commands.review import review_app  # noqa: E402  (registers after `ap
 
 app.add_typer(review_app, name="review")
 
+from gthfx.commands.compile_sql import compile_sql_command  # noqa: E402  (registers after `app` exists)
+
+app.command("compile-sql")(compile_sql_command)
+
 
 def main() -> None:
     """Entry point: a GthfxError becomes one message on stderr and its exit code (2); usage
