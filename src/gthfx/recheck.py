@@ -469,16 +469,17 @@ def _feedback_report(
     words: dict[str, list[str]],
     reasons: dict[str, str],
 ) -> pl.DataFrame:
-    tier_before = dict(before.select("uscc", "tier").iter_rows())
+    # only the businesses that gave feedback (a few) leave Polars
+    asked = pl.DataFrame(
+        {"uscc": sorted({fb.uscc for fb in review.feedback})}, schema={"uscc": pl.String}
+    )
+    tier_before = dict(before.join(asked, on="uscc", how="semi").select("uscc", "tier").iter_rows())
     info = {
         r["uscc"]: r
-        for r in after.select("uscc", "tier", "reasons", "region_code", "decided").iter_rows(
-            named=True
-        )
+        for r in after.join(asked, on="uscc", how="semi")
+        .select("uscc", "tier", "reasons", "region_code", "decided")
+        .iter_rows(named=True)
     }
-    corrected = {c.uscc: [] for c in review.corrections}  # type: dict[str, list[str]]
-    for item in words:
-        corrected.setdefault(item, [])
     rows = []
     for fb in review.feedback:
         now = info.get(fb.uscc)
