@@ -20,6 +20,7 @@ the built-ins `run_date` and `run_year`. Numbers may use `_` as a digit separato
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 KEYWORDS = {"and", "or", "not", "in", "is", "missing", "true", "false"}
@@ -275,24 +276,30 @@ def parse_expression(text: str) -> Node:
     return _Parser(text).parse()
 
 
-def names_in(node: Node) -> list[Name]:
-    """Every name the expression reads, in order of appearance."""
-    out: list[Name] = []
+def children(node: Node) -> tuple[Node, ...]:
+    """A node's direct sub-expressions, in the order they are written."""
+    if isinstance(node, ListOf):
+        return node.items
+    if isinstance(node, Unary | IsMissing):
+        return (node.operand,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, In):
+        return (node.operand, node.items)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node of the tree, parents before children, in the order they are written."""
     stack: list[Node] = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, Name):
-            out.append(current)
-        elif isinstance(current, ListOf):
-            stack.extend(reversed(current.items))
-        elif isinstance(current, Unary):
-            stack.append(current.operand)
-        elif isinstance(current, Binary):
-            stack.extend((current.right, current.left))
-        elif isinstance(current, In):
-            stack.extend((current.items, current.operand))
-        elif isinstance(current, IsMissing):
-            stack.append(current.operand)
-        elif isinstance(current, Call):
-            stack.extend(reversed(current.args))
-    return out
+        yield current
+        stack.extend(reversed(children(current)))
+
+
+def names_in(node: Node) -> list[Name]:
+    """Every name the expression reads, in order of appearance."""
+    return [n for n in walk(node) if isinstance(n, Name)]

@@ -45,6 +45,7 @@ from gthfx.rules.grammar import (
     Unary,
     names_in,
     parse_expression,
+    walk,
 )
 from gthfx.rules.grammar import (
     Literal as Lit,
@@ -391,29 +392,22 @@ def _constants(
                 take(v)
 
     for tree in trees:
-        stack: list[Node] = [tree]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, Lit):
+        nodes = list(walk(tree))
+        # a date("…") literal is a date, not a text value
+        in_date = {
+            id(arg)
+            for n in nodes
+            if isinstance(n, Call) and n.function == "date" and len(n.args) == 1
+            for arg in n.args
+        }
+        for node in nodes:
+            if isinstance(node, Lit) and id(node) in in_date:
+                with suppress(ValueError):
+                    dates.add(date.fromisoformat(str(node.value)))
+            elif isinstance(node, Lit):
                 take(node.value)
             elif isinstance(node, Name) and node.name in parameters:
                 take(parameters[node.name])
-            elif isinstance(node, ListOf):
-                stack.extend(node.items)
-            elif isinstance(node, Unary):
-                stack.append(node.operand)
-            elif isinstance(node, Binary):
-                stack.extend((node.left, node.right))
-            elif isinstance(node, In):
-                stack.extend((node.operand, node.items))
-            elif isinstance(node, IsMissing):
-                stack.append(node.operand)
-            elif isinstance(node, Call):
-                if node.function == "date" and len(node.args) == 1:
-                    with suppress(ValueError):
-                        dates.add(date.fromisoformat(str(getattr(node.args[0], "value", ""))))
-                    continue
-                stack.extend(node.args)
     return sorted(numbers), sorted(texts), sorted(dates)
 
 
