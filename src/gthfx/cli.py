@@ -64,10 +64,7 @@ def classify_command(
     annual: options.Annual = None,
     tax: options.Tax = None,
     social: options.Social = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Runs folder (default: out: in gthfx.yaml, else runs/)."),
-    ] = None,
+    out: options.Out = None,
     rules: Annotated[
         Path | None,
         typer.Option(
@@ -82,10 +79,8 @@ def classify_command(
             "--against", help="Run folder to compare with (default: the latest earlier run)."
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
-    excel: Annotated[
-        bool | None, typer.Option("--excel/--no-excel", help="Write the Excel workbook.")
-    ] = None,
+    force: options.Force = False,
+    excel: options.Excel = None,
     config: options.Config = None,
     quiet: options.Quiet = False,
 ) -> None:

@@ -24,3 +24,12 @@ Config = Annotated[
     Path | None, typer.Option("--config", help="Project config (default: ./gthfx.yaml).")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors (for cron).")]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", help="Runs folder (default: out: in gthfx.yaml, else runs/)."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")]
+Excel = Annotated[
+    bool | None,
+    typer.Option("--excel/--no-excel", help="Write the Excel workbooks (result and review)."),
+]

@@ -65,18 +65,13 @@ def recheck_command(
     social: Annotated[
         list[Path] | None, typer.Option("--social", help="Fresh social-insurance file(s).")
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Runs folder (default: out: in gthfx.yaml, else runs/)."),
-    ] = None,
+    out: options.Out = None,
     rules: Annotated[
         Path | None,
         typer.Option("--rules", help="Ruleset file or folder (default: rules/ or gthfx.yaml)."),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")] = False,
-    excel: Annotated[
-        bool | None, typer.Option("--excel/--no-excel", help="Write the Excel workbook.")
-    ] = None,
+    force: options.Force = False,
+    excel: options.Excel = None,
     config: options.Config = None,
     quiet: options.Quiet = False,
 ) -> None:
