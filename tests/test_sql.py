@@ -114,13 +114,29 @@ def test_cli_compile_sql(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("-- gthfx compile-sql: ruleset hubei-reference-2024 (sha256 ")
-    assert "2024-07-01" in result.output and "`joined`" in result.output
+    assert "2024-07-01" in result.output
+    # by default over the extracts' tables; with --from joined over the joined table
+    assert "-- input table `annual`" in result.output and 'FROM "tax"' in result.output
+    joined = runner.invoke(
+        app,
+        ["compile-sql", "--dialect", "duckdb", "--date", "2024-07-01", "--from", "joined"],
+    )
+    assert joined.exit_code == 0, joined.output
+    assert "`joined`" in joined.output and 'FROM "annual"' not in joined.output
+    wrong = runner.invoke(
+        app, ["compile-sql", "--dialect", "duckdb", "--date", "2024-07-01", "--from", "x"]
+    )
+    assert isinstance(wrong.exception, ConfigError)
     target = tmp_path / "typing.sql"
     result = runner.invoke(
         app, ["compile-sql", "--dialect", "spark", "--date", "2024-07-01", "--out", str(target)]
     )
     assert result.exit_code == 0, result.output
     sqlglot.parse_one(target.read_text(encoding="utf-8"), read="spark")
+    for dialect in ("postgres", "spark"):
+        out = runner.invoke(app, ["compile-sql", "--dialect", dialect, "--date", "2024-07-01"])
+        assert out.exit_code == 0, out.output
+        sqlglot.parse_one(out.output, read=dialect)
     bad = runner.invoke(app, ["compile-sql", "--dialect", "oracle", "--date", "2024-07-01"])
     assert isinstance(bad.exception, ConfigError)
 

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from gthfx import __version__
 from gthfx.commands import options
-from gthfx.config import RunOptions, load_config, resolve_inputs
+from gthfx.config import ENGINES, RunOptions, load_config, resolve_inputs
 from gthfx.errors import ConfigError, GthfxError
 from gthfx.pipeline import RunResult, classify
 from gthfx.progress import Reporter
@@ -81,6 +81,21 @@ def classify_command(
     ] = None,
     force: options.Force = False,
     excel: options.Excel = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="polars (in memory, the default) or duckdb (out of core, for national scale).",
+        ),
+    ] = "polars",
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="With --engine duckdb: DuckDB's memory cap, e.g. 2GB (default 2GB); it spills "
+            "to disk in the output folder beyond it.",
+        ),
+    ] = None,
     config: options.Config = None,
     quiet: options.Quiet = False,
 ) -> None:
@@ -90,8 +105,12 @@ def classify_command(
 
     Example: gthfx classify --date 2024-07-01 --annual a1.csv --annual a2.csv --tax tax.xlsx
     --social social.csv --out /data/runs --quiet
+
+    Example: gthfx classify --date 2024-07-01 --engine duckdb --memory-limit 2GB --no-excel
     """
     when = _parse_date(run_date)
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}", hint=f"one of {', '.join(ENGINES)}")
     cfg = load_config(config)
     base = cfg.base
     options = RunOptions(
@@ -107,6 +126,8 @@ def classify_command(
         against=against,
         excel=cfg.excel if excel is None else excel,
         command=tuple(["gthfx", *sys.argv[1:]]),
+        engine=engine,  # type: ignore[arg-type]  # checked above
+        memory_limit=memory_limit,
     )
     result = classify(options, Reporter(quiet=quiet))
     if not quiet:

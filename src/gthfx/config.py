@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +32,9 @@ class ProjectConfig(BaseModel):
     base: Path = Field(default=Path("."), exclude=True)
 
 
+ENGINES = ("polars", "duckdb")  # see `gthfx.duck` for the second
+
+
 class RunOptions(BaseModel):
     """Everything one classify run needs, resolved: dates, file lists and folders."""
 
@@ -46,6 +50,8 @@ class RunOptions(BaseModel):
     against: Path | None = None
     excel: bool = True
     command: tuple[str, ...] = ()
+    engine: Literal["polars", "duckdb"] = "polars"
+    memory_limit: str | None = None  # the DuckDB engine's cap (e.g. "2GB")
 
 
 def load_config(path: Path | None) -> ProjectConfig:

@@ -26,7 +26,10 @@ from gthfx.runfolder import commit, staging_folder
 from gthfx.validate import REJECT_SCHEMA
 
 if TYPE_CHECKING:
+    from gthfx.duck import Stored
     from gthfx.pipeline import Typed
+
+Table = pl.DataFrame | Path  # a frame, or a Parquet file an engine already wrote
 
 OUTCOME_FILES = {
     "survival": "survival.parquet",
@@ -40,15 +43,44 @@ def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, compression="zstd", statistics=True)
 
 
+def _put(table: Table, path: Path) -> None:
+    """Write a frame, or move a file an engine wrote, to `path`."""
+    if isinstance(table, Path):
+        table.replace(path)
+    else:
+        _write_parquet(table, path)
+
+
+def _lazy(table: Table) -> pl.LazyFrame:
+    return pl.scan_parquet(table) if isinstance(table, Path) else table.lazy()
+
+
+def _whole(table: Table) -> pl.DataFrame:
+    return pl.read_parquet(table) if isinstance(table, Path) else table
+
+
 def read_outcomes(run_dir: Path) -> pl.DataFrame:
     """All outcomes of an earlier run, one frame (the tier files and excluded, stacked)."""
-    frames = []
-    for name in OUTCOME_FILES.values():
-        path = run_dir / name
+    return read_outcomes_files(outcome_paths(run_dir))
+
+
+def outcome_paths(run_dir: Path) -> list[Path]:
+    """The outcome files of a complete run folder (an error names the first one missing)."""
+    paths = [run_dir / name for name in OUTCOME_FILES.values()]
+    for path in paths:
         if not path.exists():
             raise RunError(f"{path}: missing; {run_dir} is not a complete gthfx run folder")
-        frames.append(pl.read_parquet(path))
-    return pl.concat(frames, how="diagonal_relaxed")
+    return paths
+
+
+def read_outcomes_files(paths: list[Path]) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
+
+
+def change_counts(changes: Table) -> dict[str, int]:
+    """Changed businesses per kind of change (new, gone, up, down, in, out)."""
+    counts = _lazy(changes).group_by("change").len().sort("change").collect()
+    return {k: n for k, n in counts.iter_rows()}
 
 
 def _sha256(path: Path) -> str:
@@ -63,8 +95,8 @@ def _words(column: str, mapping: dict[str, str]) -> pl.Expr:
 def write_run(
     target: Path,
     *,
-    typed: Typed,
-    changes: pl.DataFrame,
+    typed: Typed | Stored,
+    changes: Table,
     counts: dict[str, int],
     by_district: pl.DataFrame,
     previous: Path | None,
@@ -80,10 +112,12 @@ def write_run(
     `settings` (recorded in the manifest) are the options that change the result beyond the
     input files and the ruleset: the sources mapping and a forced encoding. `extra` (recheck)
     writes further files into the staging folder; `manifest_extra` adds to the manifest.
-    Every outcome file carries `decided` (a tier set by hand; false unless a recheck says so)."""
+    Every outcome file carries `decided` (a tier set by hand; false unless a recheck says so).
+    Tables may be frames (the Polars engine) or Parquet files (`duck.Stored`, the out-of-core
+    engine): files are moved into place and rendered a sheet-sized piece at a time."""
     staging = staging_folder(target.parent, run_date)
-    outcomes = typed.outcomes
-    if "decided" not in outcomes.columns:
+    outcomes: pl.DataFrame | dict[str, Path] = typed.outcomes
+    if isinstance(outcomes, pl.DataFrame) and "decided" not in outcomes.columns:
         outcomes = outcomes.with_columns(pl.lit(False).alias("decided"))
     data_files: dict[str, str] = {}
     headers = column_headers(typed.compiled, typed.sources)
@@ -130,21 +164,32 @@ def write_run(
     tables = ClerkTables(staging, "分型结果.xlsx" if excel else None)
     tables.add("汇总", _summary_sheet(counts, by_district), lambda f: f, csv=False)
     for tier, name in OUTCOME_FILES.items():
-        part = outcomes.filter(pl.col("tier") == tier)
-        _write_parquet(part, staging / name)
-        tables.add(TIER_LABELS[tier], part, outcome_text)
+        part: Table = (
+            outcomes[tier]
+            if isinstance(outcomes, dict)
+            else outcomes.filter(pl.col("tier") == tier)
+        )
+        _put(part, staging / name)
+        tables.add(
+            TIER_LABELS[tier], staging / name if isinstance(part, Path) else part, outcome_text
+        )
         del part
     if extra is not None:
         extra(staging, tables)
-    _write_parquet(changes, staging / "changes.parquet")
-    tables.add("变动", changes, change_text)
-    _write_parquet(typed.rejects, staging / "rejects.parquet")
-    tables.add("拒收", typed.rejects, reject_text)
+    _put(changes, staging / "changes.parquet")
+    tables.add(
+        "变动", staging / "changes.parquet" if isinstance(changes, Path) else changes, change_text
+    )
+    _put(typed.rejects, staging / "rejects.parquet")
+    tables.add("拒收", staging / "rejects.parquet", reject_text)
     if excel:  # --no-excel leaves out every workbook: the result one and the review ones
+        # (the review workbooks select from every outcome: in memory, even for a stored run)
         write_review_workbooks(
             staging,
-            outcomes=outcomes,
-            changes=changes,
+            outcomes=outcomes
+            if isinstance(outcomes, pl.DataFrame)
+            else read_outcomes_files([staging / name for name in OUTCOME_FILES.values()]),
+            changes=_whole(staging / "changes.parquet"),
             headers=headers,
             reasons=reasons,
             sources=typed.sources,
@@ -156,7 +201,17 @@ def write_run(
 
     for path in sorted(staging.iterdir()):
         data_files[path.name] = _sha256(path)
-    manifest = _manifest(typed, changes, counts, previous, command, run_date, data_files, timings)
+    manifest = _manifest(
+        typed,
+        staging / "rejects.parquet",
+        staging / "changes.parquet",
+        counts,
+        previous,
+        command,
+        run_date,
+        data_files,
+        timings,
+    )
     manifest["settings"] = settings or {}
     manifest.update(manifest_extra or {})
     (staging / "manifest.json").write_text(
@@ -188,8 +243,9 @@ def _summary_sheet(counts: dict[str, int], by_district: pl.DataFrame) -> pl.Data
 
 
 def _manifest(
-    typed: Typed,
-    changes: pl.DataFrame,
+    typed: Typed | Stored,
+    rejects: Path,
+    changes: Path,
     counts: dict[str, int],
     previous: Path | None,
     command: tuple[str, ...],
@@ -201,9 +257,11 @@ def _manifest(
     rs = rs_file.ruleset
     rejects_by_reason = {
         f"{extract}:{reason}": n
-        for extract, reason, n in typed.rejects.group_by("extract", "reason")
+        for extract, reason, n in pl.scan_parquet(rejects)
+        .group_by("extract", "reason")
         .len()
         .sort("extract", "reason")
+        .collect()
         .iter_rows()
     }
     return {
@@ -240,7 +298,7 @@ def _manifest(
         "rejects_by_reason": rejects_by_reason,
         "previous_run": str(previous) if previous is not None else None,
         "previous_run_absolute": str(previous.resolve()) if previous is not None else None,
-        "changes": {k: n for k, n in changes.group_by("change").len().sort("change").iter_rows()},
+        "changes": change_counts(changes),
         "files": data_files,
         "timings_seconds": {k: round(v, 3) for k, v in sorted(timings.items())},
     }

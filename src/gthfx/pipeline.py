@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
-from gthfx.errors import RunError
+from gthfx.errors import ConfigError, RunError
 from gthfx.join import data_problem_checks, join_extracts
 from gthfx.labels import cause_words
 from gthfx.load import FileInfo, RawExtract, check_files, load_extract, sha256_of
-from gthfx.outputs import OUTCOME_FILES, read_outcomes, write_run
+from gthfx.outputs import OUTCOME_FILES, change_counts, outcome_paths, read_outcomes, write_run
 from gthfx.progress import Reporter
 from gthfx.regions import region_name
 from gthfx.rules.engine import (
@@ -33,6 +34,9 @@ from gthfx.rules.model import ruleset_in_force
 from gthfx.runfolder import check_target, previous_run, run_lock
 from gthfx.sources import EXTRACTS, ExtractSpec, SourcesMapping, load_sources
 from gthfx.validate import Accounting, ValidatedExtract, type_rows, validate_extract
+
+if TYPE_CHECKING:
+    from gthfx.duck import Stored
 
 BASE_COLUMNS = (
     "uscc",
@@ -252,13 +256,17 @@ def type_joined(
     return with_reasons(narrow, reason_names(compiled, problems)).select(columns)
 
 
-def summarise(outcomes: pl.DataFrame) -> tuple[dict[str, int], pl.DataFrame]:
-    """Counts per outcome, and per district (one row per region code, one column per outcome)."""
+def summarise(
+    outcomes: pl.DataFrame | pl.LazyFrame,
+) -> tuple[dict[str, int], pl.DataFrame]:
+    """Counts per outcome, and per district (one row per region code, one column per outcome).
+    A lazy frame (the outcome files of an out-of-core run) is read as a stream."""
+    lazy = outcomes.lazy()
     counts = {name: 0 for name in OUTCOME_ORDER}
-    for tier, n in outcomes.group_by("tier").len().iter_rows():
+    for tier, n in lazy.group_by("tier").len().collect().iter_rows():
         counts[tier] = n
     by_district = (
-        outcomes.group_by("region_code")
+        lazy.group_by("region_code")
         .agg([(pl.col("tier") == name).sum().alias(name) for name in OUTCOME_ORDER])
         .with_columns(
             region_name(pl.col("region_code")).alias("district"),
@@ -266,58 +274,102 @@ def summarise(outcomes: pl.DataFrame) -> tuple[dict[str, int], pl.DataFrame]:
         )
         .sort("region_code", nulls_last=True)
         .select("region_code", "district", *OUTCOME_ORDER, "total")
+        .collect()
     )
     return counts, by_district
 
 
 def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult:
-    """The 1 July run: type every business of the annual extract and write the run folder."""
+    """The 1 July run: type every business of the annual extract and write the run folder —
+    with the Polars engine, or out of core with DuckDB (`options.engine`, see `gthfx.duck`)."""
     reporter = reporter or Reporter(quiet=True)
+    if options.memory_limit is not None and options.engine != "duckdb":
+        raise ConfigError(
+            "--memory-limit applies to the DuckDB engine only", hint="add --engine duckdb"
+        )
     with run_lock(options.out):
         target = check_target(options.out, options.run_date, options.force)
-        typed = type_businesses(options, reporter)
         against = options.against or previous_run(options.out, options.run_date)
         if against is not None and against.resolve() == target.resolve():
             raise RunError(f"{against}: a run cannot be compared with itself")
-        with reporter.stage("changes", "对比上次 comparing with the previous run"):
-            before = read_outcomes(against) if against is not None else None
-            changes = diff_outcomes(
-                before,
-                typed.outcomes,
-                typed.compiled.indicators,
-                cause_words(typed.compiled, typed.sources),
-            )
-        counts, by_district = summarise(typed.outcomes)
-        with reporter.stage("write", "写出结果 writing the run folder"):
-            write_run(
-                target,
-                typed=typed,
-                changes=changes,
-                counts=counts,
-                by_district=by_district,
-                previous=against,
-                command=options.command or tuple(sys.argv),
-                run_date=options.run_date,
-                excel=options.excel,
-                timings=reporter.timings,
-                settings={
-                    "sources": str(options.sources.resolve()) if options.sources else None,
-                    "sources_sha256": sha256_of(options.sources) if options.sources else None,
-                    "encoding": options.encoding,
-                },
-            )
-    change_counts = {k: v for k, v in changes.group_by("change").len().sort("change").iter_rows()}
+        if options.engine == "duckdb":
+            from gthfx import duck
+
+            with duck.workspace(options.out, options.run_date) as work:
+                stored = duck.type_out_of_core(options, reporter, work)
+                with reporter.stage("changes", "对比上次 comparing with the previous run"):
+                    if against is not None:
+                        outcome_paths(against)  # an incomplete run folder is an error
+                    changes: pl.DataFrame | Path = duck.change_log(
+                        against, stored, work, options.memory_limit or duck.DEFAULT_MEMORY_LIMIT
+                    )
+                counts, by_district = summarise(pl.scan_parquet(list(stored.outcomes.values())))
+                _write(options, target, stored, changes, counts, by_district, against, reporter)
+            typed_result: Typed | duck.Stored = stored
+        else:
+            typed = type_businesses(options, reporter)
+            with reporter.stage("changes", "对比上次 comparing with the previous run"):
+                before = read_outcomes(against) if against is not None else None
+                changes = diff_outcomes(
+                    before,
+                    typed.outcomes,
+                    typed.compiled.indicators,
+                    cause_words(typed.compiled, typed.sources),
+                )
+            counts, by_district = summarise(typed.outcomes)
+            _write(options, target, typed, changes, counts, by_district, against, reporter)
+            typed_result = typed
     return RunResult(
         run_dir=target,
         run_date=options.run_date,
-        ruleset_id=typed.compiled.source.ruleset.id,
+        ruleset_id=typed_result.compiled.source.ruleset.id,
         counts=counts,
         by_district=by_district,
-        accounting=typed.accounting,
-        changes=change_counts,
+        accounting=typed_result.accounting,
+        changes=change_counts(target / "changes.parquet"),
         previous=against,
         timings=dict(reporter.timings),
     )
+
+
+def duck_default_limit() -> str:
+    from gthfx.duck import DEFAULT_MEMORY_LIMIT
+
+    return DEFAULT_MEMORY_LIMIT
+
+
+def _write(
+    options: RunOptions,
+    target: Path,
+    typed: Typed | Stored,
+    changes: pl.DataFrame | Path,
+    counts: dict[str, int],
+    by_district: pl.DataFrame,
+    against: Path | None,
+    reporter: Reporter,
+) -> None:
+    with reporter.stage("write", "写出结果 writing the run folder"):
+        write_run(
+            target,
+            typed=typed,
+            changes=changes,
+            counts=counts,
+            by_district=by_district,
+            previous=against,
+            command=options.command or tuple(sys.argv),
+            run_date=options.run_date,
+            excel=options.excel,
+            timings=reporter.timings,
+            settings={
+                "sources": str(options.sources.resolve()) if options.sources else None,
+                "sources_sha256": sha256_of(options.sources) if options.sources else None,
+                "encoding": options.encoding,
+                "engine": options.engine,
+                "memory_limit": (options.memory_limit or duck_default_limit())
+                if options.engine == "duckdb"
+                else None,
+            },
+        )
 
 
 __all__ = ["EXCLUDED", "OUTCOME_FILES", "RunResult", "classify", "type_businesses"]

@@ -6,7 +6,7 @@ Both respect Excel's sheet limit of 1 048 576 rows: a longer table goes to sever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -37,12 +37,22 @@ def as_text_table(frame: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     return frame.select(columns)
 
 
-def chunks(frame: pl.DataFrame) -> list[pl.DataFrame]:
-    """The frame in pieces that each fit one Excel sheet (with its header row)."""
+def chunks(frame: pl.DataFrame | Path) -> Iterator[pl.DataFrame]:
+    """A frame, or a Parquet file, in pieces that each fit one Excel sheet (with its header
+    row). A file is read one piece at a time."""
     per = EXCEL_MAX_ROWS - 1
+    if isinstance(frame, Path):
+        height = pl.scan_parquet(frame).select(pl.len()).collect().item()
+        if height == 0:
+            yield pl.read_parquet(frame)
+        for start in range(0, height, per):
+            yield pl.scan_parquet(frame).slice(start, per).collect()
+        return
     if frame.height <= per:
-        return [frame]
-    return [frame.slice(start, per) for start in range(0, frame.height, per)]
+        yield frame
+        return
+    for start in range(0, frame.height, per):
+        yield frame.slice(start, per)
 
 
 class ClerkTables:
@@ -57,7 +67,7 @@ class ClerkTables:
     def add(
         self,
         name: str,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | Path,
         to_text: Callable[[pl.DataFrame], pl.DataFrame],
         *,
         csv: bool = True,

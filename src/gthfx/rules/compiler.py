@@ -220,11 +220,11 @@ def _compile_call(node: Call, scope: Scope) -> Typed:
         before_anniversary = (end.dt.month() < start.dt.month()) | (
             (end.dt.month() == start.dt.month()) & (end.dt.day() < start.dt.day())
         )
-        years = end.dt.year().cast(pl.Int32) - start.dt.year().cast(pl.Int32)
-        return Typed(years - before_anniversary.cast(pl.Int32), "number")
+        years = end.dt.year().cast(pl.Int64) - start.dt.year().cast(pl.Int64)
+        return Typed(years - before_anniversary.cast(pl.Int64), "number")
     if fn == "year":
         need("date")
-        return Typed(args[0].expr.dt.year().cast(pl.Int32), "number")
+        return Typed(args[0].expr.dt.year().cast(pl.Int64), "number")
     if fn == "date":
         if len(node.args) != 1 or not isinstance(node.args[0], Literal):
             raise CompileError('date() takes one string: date("2024-07-01")', node.column)

@@ -16,7 +16,7 @@ giving `uscc, tier, rule_id, reasons` and the derived fields, exactly as `engine
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlglot import exp
@@ -54,8 +54,8 @@ def _lit(value: object) -> exp.Expr:
         return exp.true() if value else exp.false()
     if isinstance(value, int):
         return exp.Literal.number(value)
-    if isinstance(value, float):
-        return exp.Literal.number(repr(value))
+    if isinstance(value, float):  # binary floating point, as in Polars (not an exact DECIMAL)
+        return exp.cast(exp.Literal.number(repr(value)), exp.DataType.Type.DOUBLE)
     return exp.Literal.string(str(value))
 
 
@@ -170,7 +170,7 @@ def _emit_call(node: Call, scope: Scope) -> exp.Expr:
         return _date(date.fromisoformat(str(arg.value)))
     args = [_paren(_emit(a, scope)) for a in node.args]
     if fn == "year":
-        return exp.cast(_year(args[0]), exp.DataType.Type.INT)
+        return exp.cast(_year(args[0]), exp.DataType.Type.BIGINT)
     if fn == "complete_years":
         start, end = args
         before = exp.Or(
@@ -187,7 +187,7 @@ def _emit_call(node: Call, scope: Scope) -> exp.Expr:
             ifs=[exp.If(this=before, true=exp.Literal.number(1))],
             default=exp.Literal.number(0),
         )
-        return exp.cast(_paren(exp.Sub(this=years, expression=minus)), exp.DataType.Type.INT)
+        return exp.cast(_paren(exp.Sub(this=years, expression=minus)), exp.DataType.Type.BIGINT)
     if fn == "coalesce":
         return exp.Coalesce(this=args[0], expressions=args[1:])
     if fn in ("min", "max"):
@@ -222,6 +222,25 @@ def ruleset_sql(
 ) -> str:
     """One SELECT over the table `joined` giving `uscc, tier, rule_id, reasons` and the derived
     fields, with the outcomes of `engine.apply_ruleset` (reasons in `engine.reason_names` order)."""
+    ctes, query = ruleset_ctes(ruleset_file, field_kinds, run_date, sources, dialect)
+    for name, cte in ctes:
+        query = query.with_(name, as_=cte)
+    return query.sql(dialect=dialect, pretty=True)
+
+
+def ruleset_ctes(
+    ruleset_file: RulesetFile,
+    field_kinds: Mapping[str, str],
+    run_date: date,
+    sources: SourcesMapping,
+    dialect: str,
+    *,
+    source: str = TABLE,
+    extra: Sequence[str] = (),
+) -> tuple[list[tuple[str, exp.Query]], exp.Select]:
+    """The ruleset over the table (or named query) `source`: the named steps (derived fields,
+    reasons) and the final SELECT of `uscc, tier, rule_id, reasons`, the `extra` columns of
+    `source`, then the derived fields."""
     if dialect not in DIALECTS:
         raise ConfigError(f"unknown SQL dialect {dialect!r}", hint=f"one of {', '.join(DIALECTS)}")
     compiled = compile_ruleset(ruleset_file, field_kinds, run_date)  # names the file on errors
@@ -232,8 +251,7 @@ def ruleset_sql(
         parameters={name: p.value for name, p in rs.parameters.items()},
         run_date=run_date,
     )
-    ctes: list[tuple[str, exp.Select]] = []
-    source = TABLE
+    ctes: list[tuple[str, exp.Query]] = []
     for index, item in enumerate(rs.derived):
         value = expression_sql(parse_expression(item.expr), scope)
         columns[item.id] = compile_node(parse_expression(item.expr), scope).kind
@@ -299,8 +317,7 @@ def ruleset_sql(
         exp.alias_(tier, "tier", quoted=True),
         exp.alias_(rule_id, "rule_id", quoted=True),
         exp.alias_(reasons, "reasons", quoted=True),
+        *(_col(name) for name in extra),
         *(_col(item.id) for item in rs.derived),
     ).from_("_checked")
-    for name, cte in ctes:
-        query = query.with_(name, as_=cte)
-    return query.sql(dialect=dialect, pretty=True)
+    return ctes, query

@@ -1,0 +1,418 @@
+"""The out-of-core engine: `gthfx classify --engine duckdb --memory-limit 2GB`.
+
+For national-scale file sets (tens of millions of businesses) on one machine. The run is the
+Polars engine's run with the whole-population steps moved into an embedded DuckDB that keeps to
+a memory cap and spills to disk:
+
+1. **load** (Polars, a batch at a time): each extract's files are read and typed exactly as by
+   the Polars engine (`validate.type_rows`), and each typed batch is written to Parquet in a work
+   folder beside the run folder — the raw text of one batch only is ever in memory;
+2. **validate, join, type** (DuckDB, out of core): the SQL of `sqlprep` (rejects, duplicates,
+   orphans, the join) and of `rules.sql` (the ruleset in force) — the same SQL
+   `gthfx compile-sql` emits — run over those files; outcomes, rejects and the accounting come
+   out of DuckDB, the outcome files written by DuckDB in the Polars engine's column types;
+3. **changes** (Polars, a range of codes at a time): `diff.diff_outcomes` on each range of both
+   runs' outcome files, so the change log is the Polars engine's own;
+4. **write**: `outputs.write_run` takes the files as they are and renders the clerk tables one
+   Excel-sheet-sized piece at a time.
+
+Nothing holds the whole population in Python memory except when Excel workbooks are asked for
+(`--excel`: the review workbooks select from every outcome in memory; leave them off at national
+scale). The work folder is `.staging-work-<date>-<pid>` in the output folder (removed at the end,
+and by the next run after a kill); DuckDB spills into it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from gthfx.config import RunOptions
+from gthfx.diff import diff_outcomes
+from gthfx.errors import ConfigError, RunError
+from gthfx.labels import cause_words
+from gthfx.load import FileInfo, RawExtract, check_files, load_extract
+from gthfx.outputs import OUTCOME_FILES
+from gthfx.pipeline import BASE_COLUMNS, compile_for, type_extracts
+from gthfx.progress import Reporter
+from gthfx.rules.engine import CompiledRuleset
+from gthfx.rules.model import TIER_LABELS
+from gthfx.rules.sql import ruleset_ctes
+from gthfx.sources import EXTRACTS, ExtractSpec, SourcesMapping
+from gthfx.sqlprep import prepare_ctes
+from gthfx.validate import REJECT_SCHEMA, Accounting, type_rows
+
+DEFAULT_MEMORY_LIMIT = "2GB"
+CHANGE_CHUNK = 2_000_000  # businesses per range of codes when building the change log
+
+# steps read more than once are stored; the others stay views
+_STORED = (
+    "_checked",
+    "_codes",
+    "_shared",
+    "_variants",
+    "_nvar",
+    "_kept",
+    "_rejected",
+    "_conflicts",
+)
+
+_DUCK_TYPES: dict[type[pl.DataType], str] = {
+    pl.String: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+    pl.Float64: "DOUBLE",
+    pl.Float32: "FLOAT",
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Int16: "SMALLINT",
+    pl.Int8: "TINYINT",
+    pl.UInt64: "UBIGINT",
+    pl.UInt32: "UINTEGER",
+    pl.UInt16: "USMALLINT",
+    pl.UInt8: "UTINYINT",
+}
+
+
+@dataclass
+class Stored:
+    """A run typed out of core: what `outputs.write_run` needs, as files in the work folder."""
+
+    compiled: CompiledRuleset
+    sources: SourcesMapping
+    outcomes: dict[str, Path]  # tier → Parquet file, sorted by uscc
+    rejects: Path
+    accounting: dict[str, Accounting]
+    files: list[FileInfo]
+    per_file: dict[str, Accounting]
+    businesses: int
+
+
+def duck_type(dtype: Any) -> str:
+    """The DuckDB type a Polars column type is written as (and read back as)."""
+    if isinstance(dtype, pl.List):
+        return f"{duck_type(dtype.inner)}[]"
+    try:
+        return _DUCK_TYPES[dtype if isinstance(dtype, type) else type(dtype)]
+    except KeyError:
+        raise AssertionError(f"no DuckDB type for the Polars type {dtype}") from None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+@contextmanager
+def workspace(out: Path, run_date: date) -> Iterator[Path]:
+    """The work folder of one run (inside the locked output folder), removed afterwards."""
+    work = out / f".staging-work-{run_date.isoformat()}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def connect(work: Path, memory_limit: str, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database in the work folder, capped at `memory_limit`, spilling into the folder."""
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "temp_directory": str(work / "spill"),
+        "preserve_insertion_order": False,
+    }
+    if threads:
+        config["threads"] = threads
+    try:
+        # an in-memory database: DuckDB still spills to `temp_directory` beyond the cap, and
+        # skips writing tables it will drop anyway (about twice as fast as a database file)
+        return duckdb.connect(":memory:", config=config)
+    except (duckdb.InvalidInputException, duckdb.ParserException) as exc:
+        raise ConfigError(
+            f"--memory-limit {memory_limit!r}: {str(exc).splitlines()[0]}",
+            hint="write it like 2GB, 512MB or 80%",
+        ) from None
+
+
+def _spill(frame: pl.DataFrame, *, spec: ExtractSpec, folder: Path) -> pl.DataFrame:
+    rows = type_rows(frame, spec).with_columns(pl.col("_code_status").cast(pl.String))
+    part = folder / f"part-{len(list(folder.iterdir())):06d}.parquet"
+    rows.write_parquet(part, compression="lz4", statistics=False)
+    return rows.clear()
+
+
+def _load(
+    options: RunOptions, sources: SourcesMapping, work: Path, reporter: Reporter
+) -> dict[str, RawExtract]:
+    loaded = {}
+    for extract in EXTRACTS:
+        spec = sources.extracts[extract]
+        folder = work / "extracts" / extract
+        folder.mkdir(parents=True)
+        with reporter.stage(f"load_{extract}", f"读取 {spec.label} loading {extract}"):
+            loaded[extract] = load_extract(
+                extract,
+                list(options.inputs[extract]),
+                spec,
+                options.encoding,
+                transform=partial(_spill, spec=spec, folder=folder),
+            )
+    return loaded
+
+
+def outcome_schema(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, pl.DataType]:
+    """The column types of the Polars engine's outcomes, from typing no business at all."""
+
+    def reader(extract: str) -> RawExtract:
+        spec = sources.extracts[extract]
+        text = pl.DataFrame(
+            schema={
+                "_file": pl.UInt16,
+                "_row": pl.UInt32,
+                "uscc": pl.String,
+                **dict.fromkeys(spec.typed_fields(), pl.String),
+            }
+        )
+        info = FileInfo(extract, "-", "", "none", None, 0, {}, ())
+        return RawExtract(extract, type_rows(text, spec), [info], typed=True)
+
+    typed = type_extracts({e: partial(reader, e) for e in EXTRACTS}, compiled, sources)
+    return dict(typed.outcomes.schema)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    try:
+        con.execute(sql).fetchall()
+    except duckdb.OutOfMemoryException as exc:
+        raise RunError(
+            f"DuckDB ran out of memory: {str(exc).splitlines()[0]}",
+            hint="raise --memory-limit, or free disk space in the output folder for spilling",
+        ) from None
+
+
+def type_out_of_core(options: RunOptions, reporter: Reporter, work: Path) -> Stored:
+    """Load, validate, join and type with DuckDB under `options.memory_limit`; the outcome and
+    reject files land in `work`."""
+    with reporter.stage("rules", "读取规则 reading rules"):
+        sources, compiled = compile_for(options)
+    reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
+    for extract in EXTRACTS:
+        check_files(extract, list(options.inputs[extract]), sources.extracts[extract])
+    loaded = _load(options, sources, work, reporter)
+    con = connect(work, options.memory_limit or DEFAULT_MEMORY_LIMIT)
+    try:
+        for extract in EXTRACTS:
+            parts = _path(work / "extracts" / extract / "*.parquet")
+            _execute(con, f"CREATE VIEW {_q(extract)} AS SELECT * FROM read_parquet({parts})")
+        return type_tables(con, compiled, sources, loaded, work, reporter)
+    finally:
+        con.close()
+
+
+def type_tables(
+    con: duckdb.DuckDBPyConnection,
+    compiled: CompiledRuleset,
+    sources: SourcesMapping,
+    loaded: dict[str, RawExtract],
+    work: Path,
+    reporter: Reporter,
+) -> Stored:
+    """Validate, join and type the typed rows in the tables `annual`, `tax` and `social` of
+    `con` (the files of `loaded`, which give the files' names and row counts); the outcome and
+    reject files are written into `work`."""
+    run_date = compiled.run_date
+    with reporter.stage("validate", "校验 validating (DuckDB)"):
+        for name, query in prepare_ctes(sources, run_date.year - 1, loaded=True):
+            kind = "TABLE" if name.endswith(_STORED) else "VIEW"
+            _execute(con, f"CREATE {kind} {_q(name)} AS {query.sql(dialect='duckdb')}")
+        accounting, per_file = _accounting(con, loaded)
+        for extract, acc in accounting.items():
+            reporter.info(
+                f"extract={extract} files={len(loaded[extract].files)} read={acc.read} "
+                f"used={acc.used} rejected={acc.rejected} collapsed={acc.collapsed}"
+            )
+        rejects = work / "rejects.parquet"
+        _write_rejects(con, loaded, rejects)
+    with reporter.stage("type", "分型 typing (DuckDB)"):
+        schema = outcome_schema(compiled, sources)
+        derived = {item.id for item in compiled.source.ruleset.derived}
+        extra = [c for c in schema if c in ("flags", "region_code", "industry_code")]
+        extra += [c for c in compiled.indicators if c not in derived and c not in BASE_COLUMNS]
+        steps, final = ruleset_ctes(
+            compiled.source,
+            sources.field_types(),
+            run_date,
+            sources,
+            "duckdb",
+            source="joined",
+            extra=extra,
+        )
+        for name, query in steps:
+            _execute(con, f"CREATE VIEW {_q(name)} AS {query.sql(dialect='duckdb')}")
+        _execute(con, f"CREATE TABLE _outcomes AS {final.sql(dialect='duckdb')}")
+        label = "CASE tier " + " ".join(
+            f"WHEN '{tier}' THEN '{text}'" for tier, text in TIER_LABELS.items()
+        )
+        columns = [
+            f"CAST({label} END AS VARCHAR) AS tier_label"
+            if name == "tier_label"
+            else f"CAST({_q(name)} AS {duck_type(dtype)}) AS {_q(name)}"
+            for name, dtype in schema.items()
+        ]
+        columns.append("FALSE AS decided")
+        outcomes = {}
+        for tier, file_name in OUTCOME_FILES.items():
+            path = work / file_name
+            _execute(
+                con,
+                f"COPY (SELECT {', '.join(columns)} FROM _outcomes WHERE tier = '{tier}' "
+                f"ORDER BY uscc) TO {_path(path)} (FORMAT parquet, COMPRESSION zstd)",
+            )
+            outcomes[tier] = path
+        ((businesses,),) = con.execute("SELECT COUNT(*) FROM _outcomes").fetchall()
+    return Stored(
+        compiled=compiled,
+        sources=sources,
+        outcomes=outcomes,
+        rejects=rejects,
+        accounting=accounting,
+        files=[info for raw in loaded.values() for info in raw.files],
+        per_file=per_file,
+        businesses=businesses,
+    )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[int, int]:
+    return {int(k): int(v) for k, v in con.execute(sql).fetchall()}
+
+
+def _accounting(
+    con: duckdb.DuckDBPyConnection, loaded: dict[str, RawExtract]
+) -> tuple[dict[str, Accounting], dict[str, Accounting]]:
+    """Rows read, used, rejected and collapsed, per extract and per file. Collapsed rows are
+    counted on their own (candidate rows of duplicate groups with one variant, less one per
+    group), so that read = used + rejected + collapsed is a check, not a definition."""
+    totals: dict[str, Accounting] = {}
+    per_file: dict[str, Accounting] = {}
+    for extract, raw in loaded.items():
+        used = _counts(con, f"SELECT _file, COUNT(*) FROM {extract}_kept GROUP BY _file")
+        rejected = _counts(con, f"SELECT _file, COUNT(*) FROM {extract}_rejected GROUP BY _file")
+        ((collapsed,),) = con.execute(
+            f"SELECT (SELECT COUNT(*) FROM {extract}_checked WHERE _why IS NULL AND uscc IN "
+            f"(SELECT uscc FROM {extract}_nvar WHERE _n = 1)) - "
+            f"(SELECT COUNT(*) FROM {extract}_nvar WHERE _n = 1)"
+        ).fetchall()
+        read = sum(info.rows for info in raw.files)
+        acc = Accounting(
+            read=read,
+            used=sum(used.values()),
+            rejected=sum(rejected.values()),
+            collapsed=collapsed,
+        )
+        if not acc.holds():  # a bug, not a user error
+            raise AssertionError(f"row accounting broken for {extract}: {acc}")
+        totals[extract] = acc
+        for index, info in enumerate(raw.files):
+            n_used, n_rejected = used.get(index, 0), rejected.get(index, 0)
+            per_file[info.path] = Accounting(
+                read=info.rows,
+                used=n_used,
+                rejected=n_rejected,
+                collapsed=info.rows - n_used - n_rejected,
+            )
+    return totals, per_file
+
+
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection, loaded: dict[str, RawExtract], path: Path
+) -> None:
+    """Every rejected row of every extract, sorted as the Polars engine sorts them."""
+    names = pl.DataFrame(
+        [
+            {"extract": extract, "_file": index, "file": info.path}
+            for extract, raw in loaded.items()
+            for index, info in enumerate(raw.files)
+        ],
+        schema={"extract": pl.String, "_file": pl.Int64, "file": pl.String},
+    )
+    con.register("_file_names", names.to_arrow())
+    parts = " UNION ALL ".join(
+        f"SELECT '{extract}' AS extract, _file, _row AS \"row\", uscc, field, raw_value, reason "
+        f"FROM {extract}_rejected"
+        for extract in loaded
+    )
+    columns = ", ".join(
+        f"CAST({_q(name)} AS {duck_type(dtype)}) AS {_q(name)}"
+        for name, dtype in REJECT_SCHEMA.items()
+    )
+    _execute(
+        con,
+        f"COPY (SELECT {columns} FROM ({parts}) r JOIN _file_names n USING (extract, _file) "
+        f"ORDER BY extract, file, row) TO {_path(path)} (FORMAT parquet, COMPRESSION zstd)",
+    )
+    con.unregister("_file_names")
+
+
+def change_log(before: Path | None, stored: Stored, con_work: Path, memory_limit: str) -> Path:
+    """`diff.diff_outcomes` of the previous run's outcomes and these, a range of codes at a
+    time (ranges of about CHANGE_CHUNK businesses, cut at codes sampled from this run): the same
+    change log as the Polars engine's, never both runs whole in memory."""
+    after_files = list(stored.outcomes.values())
+    before_files = [before / name for name in OUTCOME_FILES.values()] if before else []
+    con = duckdb.connect(config={"memory_limit": memory_limit})
+    try:
+        per = max(1, stored.businesses // CHANGE_CHUNK)
+        files = ", ".join(_path(p) for p in after_files)
+        sample = sorted(
+            code
+            for (code,) in con.execute(
+                f"SELECT uscc FROM read_parquet([{files}]) "
+                f"USING SAMPLE reservoir({min(100_000, max(stored.businesses, 1))} ROWS) "
+                "REPEATABLE (1)"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    cuts = sorted({sample[len(sample) * k // per] for k in range(1, per)}) if sample else []
+    bounds: list[tuple[str | None, str | None]] = list(
+        zip([None, *cuts], [*cuts, None], strict=True)
+    )
+    words = cause_words(stored.compiled, stored.sources)
+    parts = []
+    folder = con_work / "changes"
+    folder.mkdir()
+    for index, (low, high) in enumerate(bounds):
+        after = _range(after_files, low, high).sort("uscc")
+        previous = _range(before_files, low, high) if before_files else None
+        piece = diff_outcomes(previous, after, stored.compiled.indicators, words)
+        part = folder / f"part-{index:06d}.parquet"
+        piece.write_parquet(part)
+        parts.append(part)
+    path = con_work / "changes.parquet"
+    pl.scan_parquet(parts).sink_parquet(path, compression="zstd")
+    return path
+
+
+def _range(files: list[Path], low: str | None, high: str | None) -> pl.DataFrame:
+    """The outcomes of codes in [low, high) from several outcome files."""
+    keep = pl.lit(True)
+    if low is not None:
+        keep = keep & (pl.col("uscc") >= low)
+    if high is not None:
+        keep = keep & (pl.col("uscc") < high)
+    frames = [pl.scan_parquet(f).filter(keep).collect() for f in files]
+    return pl.concat(frames, how="diagonal_relaxed")
