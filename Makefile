@@ -50,3 +50,15 @@ lock:
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+
+## test-spark: the Spark SQL of the rulesets on PySpark in local mode against the samples (needs
+## Java 17+; installs the `spark` extra from requirements-spark.lock once; not part of `make test`)
+SPARK_STAMP := $(VENV)/.spark-installed-stamp
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-spark.lock
+	touch $(SPARK_STAMP)
+
+.PHONY: test-spark
+test-spark: install $(SPARK_STAMP)
+	$(BIN)/python -m pytest -q -m spark tests/test_spark.py

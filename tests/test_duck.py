@@ -94,6 +94,21 @@ def test_outcome_files_are_sorted_by_code(both_engines: dict[str, Path]) -> None
         assert codes.is_sorted() and codes.len() > 0
 
 
+def test_change_log_built_range_by_range_is_the_same(
+    both_engines: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change log is built a range of codes at a time: cut the samples into many ranges."""
+    monkeypatch.setattr(duck, "CHANGE_CHUNK", 150)
+    for run_date in (date(2023, 7, 1), date(2024, 7, 1)):
+        classify(_options(tmp_path, run_date, "duckdb", excel=False))
+    for run in ("2023-07-01", "2024-07-01"):
+        want = pl.read_parquet(both_engines["polars"] / run / "changes.parquet")
+        assert_frame_equal(pl.read_parquet(tmp_path / run / "changes.parquet"), want)
+        assert (tmp_path / run / "变动.csv").read_bytes() == (
+            both_engines["polars"] / run / "变动.csv"
+        ).read_bytes()
+
+
 def test_work_folder_is_removed_and_a_killed_runs_leftovers_too(tmp_path: Path) -> None:
     leftover = tmp_path / ".staging-work-2024-07-01-999999"
     (leftover / "spill").mkdir(parents=True)

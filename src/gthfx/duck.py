@@ -263,7 +263,6 @@ def type_tables(
         )
         for name, query in steps:
             _execute(con, f"CREATE VIEW {_q(name)} AS {query.sql(dialect='duckdb')}")
-        _execute(con, f"CREATE TABLE _outcomes AS {final.sql(dialect='duckdb')}")
         label = "CASE tier " + " ".join(
             f"WHEN '{tier}' THEN '{text}'" for tier, text in TIER_LABELS.items()
         )
@@ -274,13 +273,20 @@ def type_tables(
             for name, dtype in schema.items()
         ]
         columns.append("FALSE AS decided")
+        # sorted once; the tier files are then read off in that order
+        _execute(con, "SET preserve_insertion_order = true")
+        _execute(
+            con,
+            f"CREATE TABLE _outcomes AS SELECT {', '.join(columns)} "
+            f"FROM ({final.sql(dialect='duckdb')}) AS _typed ORDER BY uscc",
+        )
         outcomes = {}
         for tier, file_name in OUTCOME_FILES.items():
             path = work / file_name
             _execute(
                 con,
-                f"COPY (SELECT {', '.join(columns)} FROM _outcomes WHERE tier = '{tier}' "
-                f"ORDER BY uscc) TO {_path(path)} (FORMAT parquet, COMPRESSION zstd)",
+                f"COPY (SELECT * FROM _outcomes WHERE tier = '{tier}') TO {_path(path)} "
+                "(FORMAT parquet, COMPRESSION zstd)",
             )
             outcomes[tier] = path
         ((businesses,),) = con.execute("SELECT COUNT(*) FROM _outcomes").fetchall()

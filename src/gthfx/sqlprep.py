@@ -149,10 +149,18 @@ def code_status_sql(code: exp.Expr) -> exp.Expr:
     )
 
 
+# trimmed from both ends of a platform's codes: one explicit set, because each SQL engine's own
+# TRIM strips a different one (Spark keeps U+3000 and U+00A0, DuckDB keeps tabs)
+CODE_BLANKS = " \t\n\r\f\v\u00a0\u3000"
+
+
 def _platform_code() -> exp.Expr:
-    """Trimmed, upper case; empty → null (full-width text is the platform's to clean)."""
-    text = exp.Upper(this=exp.Trim(this=exp.cast(_c("uscc"), exp.DataType.Type.VARCHAR)))
-    return exp.Nullif(this=text, expression=_s(""))
+    """Blanks trimmed, upper case; empty → null (full-width letters and digits are the platform's
+    to clean)."""
+    trimmed = exp.Trim(
+        this=exp.cast(_c("uscc"), exp.DataType.Type.VARCHAR), expression=_s(CODE_BLANKS)
+    )
+    return exp.Nullif(this=exp.Upper(this=trimmed), expression=_s(""))
 
 
 # --- the steps --------------------------------------------------------------------------------
@@ -494,7 +502,7 @@ def platform_readers(
     def reader(extract: str) -> Callable[[], RawExtract]:
         def read() -> RawExtract:
             fields = sources.extracts[extract].typed_fields()
-            code = pl.col("uscc").cast(pl.String).str.strip_chars().str.to_uppercase()
+            code = pl.col("uscc").cast(pl.String).str.strip_chars(CODE_BLANKS).str.to_uppercase()
             table = (
                 tables[extract]
                 .with_columns(
