@@ -204,12 +204,10 @@ def _emit_call(node: Call, scope: Scope) -> exp.Expr:
 
 def _reasons_array(items: list[exp.Expr], dialect: str) -> exp.Expr:
     array = exp.Array(expressions=items)
-    if dialect == "postgres":
-        if not items:
-            return exp.cast(exp.Array(expressions=[]), "TEXT[]")
-        return exp.Anonymous(this="ARRAY_REMOVE", expressions=[array, exp.null()])
     if not items:
-        return array
+        return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
+    if dialect == "postgres":
+        return exp.Anonymous(this="ARRAY_REMOVE", expressions=[array, exp.null()])
     return exp.ArrayCompact(this=array)
 
 
@@ -305,12 +303,22 @@ def ruleset_ctes(
         rule_ifs.append(exp.If(this=cond_sql.copy(), true=_lit(rule.id)))
     tier = exp.Case(ifs=tier_ifs, default=default_tier)
     rule_id = exp.Case(ifs=rule_ifs, default=default_rule)
-    reasons = _reasons_array(
-        [
-            exp.Case(ifs=[exp.If(this=_col(c), true=_lit(r))])
-            for c, r in zip(reason_cols, names, strict=True)
+    # the list is built only for excluded businesses (a quarter, typically): the others get an
+    # empty one without assembling and compacting an array of every reason
+    reasons = exp.Case(
+        ifs=[
+            exp.If(
+                this=_paren(excluded.copy()),
+                true=_reasons_array(
+                    [
+                        exp.Case(ifs=[exp.If(this=_col(c), true=_lit(r))])
+                        for c, r in zip(reason_cols, names, strict=True)
+                    ],
+                    dialect,
+                ),
+            )
         ],
-        dialect,
+        default=_reasons_array([], dialect),
     )
     query = exp.select(
         _col("uscc"),
