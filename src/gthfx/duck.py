@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -148,15 +148,29 @@ def connect(work: Path, memory_limit: str, threads: int | None = None) -> duckdb
         ) from None
 
 
-def _spill(frame: pl.DataFrame, *, spec: ExtractSpec, folder: Path) -> pl.DataFrame:
+def bucket_of(code: pl.Expr, buckets: int) -> pl.Expr:
+    """The bucket of a code: every row of one code, in every extract, lands in the same one."""
+    return (code.hash(seed=20240701) % buckets).cast(pl.UInt32)
+
+
+def _spill(
+    frame: pl.DataFrame, *, spec: ExtractSpec, folder: Path, buckets: int, batch: list[int]
+) -> pl.DataFrame:
+    """Type one batch and write it to Parquet, one file per bucket of codes."""
     rows = type_rows(frame, spec).with_columns(pl.col("_code_status").cast(pl.String))
-    part = folder / f"part-{len(list(folder.iterdir())):06d}.parquet"
-    rows.write_parquet(part, compression="lz4", statistics=False)
+    parts = rows.with_columns(bucket_of(pl.col("uscc"), buckets).alias("_bucket")).partition_by(
+        "_bucket", as_dict=True, include_key=False
+    )
+    for (bucket,), part in parts.items():
+        target = folder / f"b{bucket:04d}"
+        target.mkdir(exist_ok=True)
+        part.write_parquet(target / f"part-{batch[0]:06d}.parquet", compression="lz4")
+    batch[0] += 1
     return rows.clear()
 
 
 def _load(
-    options: RunOptions, sources: SourcesMapping, work: Path, reporter: Reporter
+    options: RunOptions, sources: SourcesMapping, work: Path, buckets: int, reporter: Reporter
 ) -> dict[str, RawExtract]:
     loaded = {}
     for extract in EXTRACTS:
@@ -169,9 +183,51 @@ def _load(
                 list(options.inputs[extract]),
                 spec,
                 options.encoding,
-                transform=partial(_spill, spec=spec, folder=folder),
+                transform=partial(_spill, spec=spec, folder=folder, buckets=buckets, batch=[0]),
             )
+        # an empty batch still leaves every bucket a typed (empty) file
+        empty = type_rows(_empty_text(spec), spec).with_columns(
+            pl.col("_code_status").cast(pl.String)
+        )
+        for bucket in range(buckets):
+            (folder / f"b{bucket:04d}").mkdir(exist_ok=True)
+            empty.write_parquet(folder / f"b{bucket:04d}" / "empty.parquet")
     return loaded
+
+
+def _empty_text(spec: ExtractSpec) -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "_file": pl.UInt16,
+            "_row": pl.UInt32,
+            "uscc": pl.String,
+            **dict.fromkeys(spec.typed_fields(), pl.String),
+        }
+    )
+
+
+ROW_BYTES = 400  # DuckDB memory per annual row a bucket may need (measured: ~2 GB for 5 M)
+CSV_ROW_BYTES = 150  # bytes per annual CSV row, at the least (for the estimate of rows)
+
+
+def bucket_count(annual: list[Path], memory_bytes: int) -> int:
+    """How many buckets of codes the work is cut into so that each fits the memory cap, from
+    the size of the annual files (an estimate on the high side: more buckets only cost time)."""
+    size = sum(p.stat().st_size for p in annual if p.exists())
+    rows = size // CSV_ROW_BYTES
+    per_bucket = max(1, memory_bytes // ROW_BYTES)
+    return max(1, -(-rows // per_bucket))
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def memory_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's memory cap in bytes, as it understood `--memory-limit` (e.g. '1.8 GiB')."""
+    ((text,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    number, _, unit = str(text).strip().partition(" ")
+    return int(float(number) * _UNITS.get(unit.strip().upper(), 1))
 
 
 def outcome_schema(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, pl.DataType]:
@@ -179,14 +235,7 @@ def outcome_schema(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[s
 
     def reader(extract: str) -> RawExtract:
         spec = sources.extracts[extract]
-        text = pl.DataFrame(
-            schema={
-                "_file": pl.UInt16,
-                "_row": pl.UInt32,
-                "uscc": pl.String,
-                **dict.fromkeys(spec.typed_fields(), pl.String),
-            }
-        )
+        text = _empty_text(spec)
         info = FileInfo(extract, "-", "", "none", None, 0, {}, ())
         return RawExtract(extract, type_rows(text, spec), [info], typed=True)
 
@@ -206,19 +255,27 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 def type_out_of_core(options: RunOptions, reporter: Reporter, work: Path) -> Stored:
     """Load, validate, join and type with DuckDB under `options.memory_limit`; the outcome and
-    reject files land in `work`."""
+    reject files land in `work`. The work is cut into buckets of codes that each fit the cap."""
     with reporter.stage("rules", "读取规则 reading rules"):
         sources, compiled = compile_for(options)
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
     for extract in EXTRACTS:
         check_files(extract, list(options.inputs[extract]), sources.extracts[extract])
-    loaded = _load(options, sources, work, reporter)
-    con = connect(work, options.memory_limit or DEFAULT_MEMORY_LIMIT)
+    con = connect(work, options.memory_limit or DEFAULT_MEMORY_LIMIT)  # checks the cap first
     try:
-        for extract in EXTRACTS:
-            parts = _path(work / "extracts" / extract / "*.parquet")
-            _execute(con, f"CREATE VIEW {_q(extract)} AS SELECT * FROM read_parquet({parts})")
-        return type_tables(con, compiled, sources, loaded, work, reporter)
+        buckets = bucket_count(list(options.inputs["annual"]), memory_bytes(con))
+        reporter.info(f"engine=duckdb memory_limit_bytes={memory_bytes(con)} buckets={buckets}")
+        loaded = _load(options, sources, work, buckets, reporter)
+
+        def views(bucket: int) -> None:
+            for extract in EXTRACTS:
+                files = _path(work / "extracts" / extract / f"b{bucket:04d}" / "*.parquet")
+                _execute(
+                    con,
+                    f"CREATE OR REPLACE VIEW {_q(extract)} AS SELECT * FROM read_parquet({files})",
+                )
+
+        return type_tables(con, compiled, sources, loaded, work, reporter, buckets, views)
     finally:
         con.close()
 
@@ -230,66 +287,93 @@ def type_tables(
     loaded: dict[str, RawExtract],
     work: Path,
     reporter: Reporter,
+    buckets: int = 1,
+    views: Callable[[int], None] | None = None,
 ) -> Stored:
     """Validate, join and type the typed rows in the tables `annual`, `tax` and `social` of
     `con` (the files of `loaded`, which give the files' names and row counts); the outcome and
-    reject files are written into `work`."""
+    reject files are written into `work`. With `buckets`, `views(k)` points those tables at
+    bucket k, and the buckets are done one after the other — every row of a code is in one
+    bucket, so duplicates, orphans and the join are whole within it."""
     run_date = compiled.run_date
-    with reporter.stage("validate", "校验 validating (DuckDB)"):
-        for name, query in prepare_ctes(sources, run_date.year - 1, loaded=True):
-            kind = "TABLE" if name.endswith(_STORED) else "VIEW"
-            _execute(con, f"CREATE {kind} {_q(name)} AS {query.sql(dialect='duckdb')}")
-        accounting, per_file = _accounting(con, loaded)
-        for extract, acc in accounting.items():
-            reporter.info(
-                f"extract={extract} files={len(loaded[extract].files)} read={acc.read} "
-                f"used={acc.used} rejected={acc.rejected} collapsed={acc.collapsed}"
+    schema = outcome_schema(compiled, sources)
+    derived = {item.id for item in compiled.source.ruleset.derived}
+    extra = [c for c in schema if c in ("flags", "region_code", "industry_code")]
+    extra += [c for c in compiled.indicators if c not in derived and c not in BASE_COLUMNS]
+    steps, final = ruleset_ctes(
+        compiled.source,
+        sources.field_types(),
+        run_date,
+        sources,
+        "duckdb",
+        source="joined",
+        extra=extra,
+    )
+    label = "CASE tier " + " ".join(
+        f"WHEN '{tier}' THEN '{text}'" for tier, text in TIER_LABELS.items()
+    )
+    columns = [
+        f"CAST({label} END AS VARCHAR) AS tier_label"
+        if name == "tier_label"
+        else f"CAST({_q(name)} AS {duck_type(dtype)}) AS {_q(name)}"
+        for name, dtype in schema.items()
+    ]
+    columns.append("FALSE AS decided")
+    _register_file_names(con, loaded)
+    counts: list[dict[str, dict[str, dict[int, int]]]] = []
+    typed_parts, reject_parts = work / "typed", work / "rejected"
+    typed_parts.mkdir()
+    reject_parts.mkdir()
+    for bucket in range(buckets):
+        if views is not None:
+            views(bucket)
+        with reporter.stage(
+            f"validate_b{bucket}", f"校验 validating (DuckDB, {bucket + 1}/{buckets})"
+        ):
+            for name, query in prepare_ctes(sources, run_date.year - 1, loaded=True):
+                kind = "TABLE" if name.endswith(_STORED) else "VIEW"
+                _execute(con, f"CREATE OR REPLACE {kind} {_q(name)} AS {query.sql('duckdb')}")
+            counts.append(_bucket_counts(con, loaded))
+            _execute(
+                con,
+                f"COPY ({_rejects_query(loaded)}) TO "
+                f"{_path(reject_parts / f'b{bucket:04d}.parquet')} (FORMAT parquet)",
             )
+        with reporter.stage(f"type_b{bucket}", f"分型 typing (DuckDB, {bucket + 1}/{buckets})"):
+            for name, query in steps:
+                _execute(con, f"CREATE OR REPLACE VIEW {_q(name)} AS {query.sql('duckdb')}")
+            _execute(
+                con,
+                f"COPY (SELECT {', '.join(columns)} FROM ({final.sql(dialect='duckdb')}) "
+                f"AS _typed) TO {_path(typed_parts / f'b{bucket:04d}.parquet')} (FORMAT parquet)",
+            )
+    accounting, per_file = _accounting(counts, loaded)
+    for extract, acc in accounting.items():
+        reporter.info(
+            f"extract={extract} files={len(loaded[extract].files)} read={acc.read} "
+            f"used={acc.used} rejected={acc.rejected} collapsed={acc.collapsed}"
+        )
+    with reporter.stage("sort", "排序 sorting by code (DuckDB)"):
         rejects = work / "rejects.parquet"
-        _write_rejects(con, loaded, rejects)
-    with reporter.stage("type", "分型 typing (DuckDB)"):
-        schema = outcome_schema(compiled, sources)
-        derived = {item.id for item in compiled.source.ruleset.derived}
-        extra = [c for c in schema if c in ("flags", "region_code", "industry_code")]
-        extra += [c for c in compiled.indicators if c not in derived and c not in BASE_COLUMNS]
-        steps, final = ruleset_ctes(
-            compiled.source,
-            sources.field_types(),
-            run_date,
-            sources,
-            "duckdb",
-            source="joined",
-            extra=extra,
-        )
-        for name, query in steps:
-            _execute(con, f"CREATE VIEW {_q(name)} AS {query.sql(dialect='duckdb')}")
-        label = "CASE tier " + " ".join(
-            f"WHEN '{tier}' THEN '{text}'" for tier, text in TIER_LABELS.items()
-        )
-        columns = [
-            f"CAST({label} END AS VARCHAR) AS tier_label"
-            if name == "tier_label"
-            else f"CAST({_q(name)} AS {duck_type(dtype)}) AS {_q(name)}"
-            for name, dtype in schema.items()
-        ]
-        columns.append("FALSE AS decided")
-        # sorted once; the tier files are then read off in that order
-        _execute(con, "SET preserve_insertion_order = true")
         _execute(
             con,
-            f"CREATE TABLE _outcomes AS SELECT {', '.join(columns)} "
-            f"FROM ({final.sql(dialect='duckdb')}) AS _typed ORDER BY uscc",
+            f"COPY (SELECT * FROM read_parquet({_path(reject_parts / '*.parquet')}) "
+            f'ORDER BY extract, file, "row") TO {_path(rejects)} '
+            "(FORMAT parquet, COMPRESSION zstd)",
         )
         outcomes = {}
+        typed_files = _path(typed_parts / "*.parquet")
         for tier, file_name in OUTCOME_FILES.items():
             path = work / file_name
             _execute(
                 con,
-                f"COPY (SELECT * FROM _outcomes WHERE tier = '{tier}') TO {_path(path)} "
-                "(FORMAT parquet, COMPRESSION zstd)",
+                f"COPY (SELECT * FROM read_parquet({typed_files}) WHERE tier = '{tier}' "
+                f"ORDER BY uscc) TO {_path(path)} (FORMAT parquet, COMPRESSION zstd)",
             )
             outcomes[tier] = path
-        ((businesses,),) = con.execute("SELECT COUNT(*) FROM _outcomes").fetchall()
+        ((businesses,),) = con.execute(
+            f"SELECT COUNT(*) FROM read_parquet({typed_files})"
+        ).fetchall()
     return Stored(
         compiled=compiled,
         sources=sources,
@@ -298,7 +382,7 @@ def type_tables(
         accounting=accounting,
         files=[info for raw in loaded.values() for info in raw.files],
         per_file=per_file,
-        businesses=businesses,
+        businesses=int(businesses),
     )
 
 
@@ -306,34 +390,56 @@ def _counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[int, int]:
     return {int(k): int(v) for k, v in con.execute(sql).fetchall()}
 
 
-def _accounting(
+def _bucket_counts(
     con: duckdb.DuckDBPyConnection, loaded: dict[str, RawExtract]
-) -> tuple[dict[str, Accounting], dict[str, Accounting]]:
-    """Rows read, used, rejected and collapsed, per extract and per file. Collapsed rows are
-    counted on their own (candidate rows of duplicate groups with one variant, less one per
-    group), so that read = used + rejected + collapsed is a check, not a definition."""
-    totals: dict[str, Accounting] = {}
-    per_file: dict[str, Accounting] = {}
-    for extract, raw in loaded.items():
-        used = _counts(con, f"SELECT _file, COUNT(*) FROM {extract}_kept GROUP BY _file")
-        rejected = _counts(con, f"SELECT _file, COUNT(*) FROM {extract}_rejected GROUP BY _file")
+) -> dict[str, dict[str, dict[int, int]]]:
+    """Rows used and rejected per file, and rows collapsed, of each extract in one bucket.
+    Collapsed rows are counted on their own (candidate rows of duplicate groups with one
+    variant, less one per group), so that read = used + rejected + collapsed is a check."""
+    out = {}
+    for extract in loaded:
         ((collapsed,),) = con.execute(
             f"SELECT (SELECT COUNT(*) FROM {extract}_checked WHERE _why IS NULL AND uscc IN "
             f"(SELECT uscc FROM {extract}_nvar WHERE _n = 1)) - "
             f"(SELECT COUNT(*) FROM {extract}_nvar WHERE _n = 1)"
         ).fetchall()
-        read = sum(info.rows for info in raw.files)
+        out[extract] = {
+            "used": _counts(con, f"SELECT _file, COUNT(*) FROM {extract}_kept GROUP BY _file"),
+            "rejected": _counts(
+                con, f"SELECT _file, COUNT(*) FROM {extract}_rejected GROUP BY _file"
+            ),
+            "collapsed": {0: int(collapsed)},
+        }
+    return out
+
+
+def _accounting(
+    counts: list[dict[str, dict[str, dict[int, int]]]], loaded: dict[str, RawExtract]
+) -> tuple[dict[str, Accounting], dict[str, Accounting]]:
+    """Rows read, used, rejected and collapsed, per extract and per file, over all buckets."""
+
+    def total(extract: str, what: str, file: int | None = None) -> int:
+        return sum(
+            n
+            for bucket in counts
+            for index, n in bucket[extract][what].items()
+            if file is None or index == file
+        )
+
+    totals: dict[str, Accounting] = {}
+    per_file: dict[str, Accounting] = {}
+    for extract, raw in loaded.items():
         acc = Accounting(
-            read=read,
-            used=sum(used.values()),
-            rejected=sum(rejected.values()),
-            collapsed=collapsed,
+            read=sum(info.rows for info in raw.files),
+            used=total(extract, "used"),
+            rejected=total(extract, "rejected"),
+            collapsed=total(extract, "collapsed"),
         )
         if not acc.holds():  # a bug, not a user error
             raise AssertionError(f"row accounting broken for {extract}: {acc}")
         totals[extract] = acc
         for index, info in enumerate(raw.files):
-            n_used, n_rejected = used.get(index, 0), rejected.get(index, 0)
+            n_used, n_rejected = total(extract, "used", index), total(extract, "rejected", index)
             per_file[info.path] = Accounting(
                 read=info.rows,
                 used=n_used,
@@ -343,10 +449,7 @@ def _accounting(
     return totals, per_file
 
 
-def _write_rejects(
-    con: duckdb.DuckDBPyConnection, loaded: dict[str, RawExtract], path: Path
-) -> None:
-    """Every rejected row of every extract, sorted as the Polars engine sorts them."""
+def _register_file_names(con: duckdb.DuckDBPyConnection, loaded: dict[str, RawExtract]) -> None:
     names = pl.DataFrame(
         [
             {"extract": extract, "_file": index, "file": info.path}
@@ -355,7 +458,13 @@ def _write_rejects(
         ],
         schema={"extract": pl.String, "_file": pl.Int64, "file": pl.String},
     )
-    con.register("_file_names", names.to_arrow())
+    con.register("_file_names_frame", names.to_arrow())
+    _execute(con, "CREATE OR REPLACE TABLE _file_names AS SELECT * FROM _file_names_frame")
+    con.unregister("_file_names_frame")
+
+
+def _rejects_query(loaded: dict[str, RawExtract]) -> str:
+    """Every rejected row of every extract of the current bucket, with the reject columns."""
     parts = " UNION ALL ".join(
         f"SELECT '{extract}' AS extract, _file, _row AS \"row\", uscc, field, raw_value, reason "
         f"FROM {extract}_rejected"
@@ -365,12 +474,7 @@ def _write_rejects(
         f"CAST({_q(name)} AS {duck_type(dtype)}) AS {_q(name)}"
         for name, dtype in REJECT_SCHEMA.items()
     )
-    _execute(
-        con,
-        f"COPY (SELECT {columns} FROM ({parts}) r JOIN _file_names n USING (extract, _file) "
-        f"ORDER BY extract, file, row) TO {_path(path)} (FORMAT parquet, COMPRESSION zstd)",
-    )
-    con.unregister("_file_names")
+    return f"SELECT {columns} FROM ({parts}) r JOIN _file_names n USING (extract, _file)"
 
 
 def change_log(before: Path | None, stored: Stored, con_work: Path, memory_limit: str) -> Path:
