@@ -1,7 +1,7 @@
-"""`make bench`: type 1 M and 10 M synthetic businesses with gthfx and with a bare hand-written
-Polars query on the same files, and print wall time and peak memory of each.
+"""`make bench`: type 1 M, 5 M and 10 M synthetic businesses with gthfx and with a bare
+hand-written Polars query on the same files, and print wall time and peak memory of each.
 
-    python bench/run.py                       # 1 M and 10 M
+    python bench/run.py                       # 1 M, 5 M and 10 M
     python bench/run.py --sizes 200000        # a quick look
     python bench/run.py --excel               # gthfx with the Excel workbook too
 
@@ -68,7 +68,9 @@ def extracts(rows: int) -> dict[str, Path]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", default="1000000,10000000", help="comma-separated row counts")
+    ap.add_argument(
+        "--sizes", default="1000000,5000000,10000000", help="comma-separated row counts"
+    )
     ap.add_argument("--excel", action="store_true", help="let gthfx write the Excel workbook")
     args = ap.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]

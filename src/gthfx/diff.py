@@ -53,7 +53,7 @@ def diff_outcomes(
     """
     words = words or {}
     if before is None or before.height == 0:  # a first run: every business is new
-        return (
+        new = (
             after.select(
                 "uscc",
                 "region_code",
@@ -63,10 +63,11 @@ def diff_outcomes(
                 pl.lit(None, pl.String).alias("rule_before"),
                 pl.col("rule_id").alias("rule_after"),
                 (pl.lit("本次新出现; 规则 ") + pl.col("rule_id")).alias("cause"),
-            )
-            .cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
-            .sort("uscc")
+            ).cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
         )
+        # outcomes come sorted by code (`pipeline.type_joined`): sorting again would copy every
+        # column of the change log for nothing
+        return new if new.get_column("uscc").is_sorted() else new.sort("uscc")
     shared = [c for c in indicators if c in before.columns and c in after.columns]
     # first only the keys and tiers of both runs; the other columns are joined to the changed
     # businesses alone (most businesses keep their tier)

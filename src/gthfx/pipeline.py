@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from gthfx import uscc
 from gthfx.config import RunOptions
 from gthfx.diff import diff_outcomes
 from gthfx.errors import ConfigError, RunError
@@ -206,10 +207,14 @@ def prepare_extracts(
     for extract in EXTRACTS:
         spec = sources.extracts[extract]
         raw = readers[extract]()
-        with reporter.stage(f"validate_{extract}", f"校验 {spec.label} validating {extract}"):
-            checked = validate_extract(raw, spec, report_year=year, known_codes=known)
+        # a handle of our own, which validation empties as it goes (the reader's is left as it
+        # is): the typed rows are then freed column by column unless the reader keeps them
+        own = RawExtract(name=raw.name, frame=raw.frame, files=raw.files, typed=raw.typed)
         files.extend(raw.files)
         del raw
+        with reporter.stage(f"validate_{extract}", f"校验 {spec.label} validating {extract}"):
+            checked = validate_extract(own, spec, report_year=year, known_codes=known, consume=True)
+        del own
         validated[extract] = checked
         acc = checked.accounting
         reporter.info(
@@ -252,7 +257,9 @@ def type_joined(
     columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
     narrow = typed.select([c for c in columns if c != "reasons"] + masks)
     del typed
-    narrow = narrow.sort("uscc")
+    # gathered in `uscc` order column by column, each unsorted column freed once gathered
+    order = uscc.sort_order(narrow.get_column("uscc"))
+    narrow = pl.DataFrame([narrow.drop_in_place(name).gather(order) for name in narrow.columns])
     return with_reasons(narrow, reason_names(compiled, problems)).select(columns)
 
 

@@ -41,6 +41,23 @@ def check_character(code: pl.Expr) -> pl.Expr:
     return value.replace_strict(dict(enumerate(CHARSET)), return_dtype=pl.String)
 
 
+_LOOKUP = pl.Series([VALUE.get(chr(byte), 0) for byte in range(256)], dtype=pl.Int32)
+
+
+def _check_ok(code: pl.Expr) -> pl.Expr:
+    """For a well-formed code (18 characters of CHARSET): whether its check character matches
+    (see `check_character`), computed on the code's bytes (null for any other text)."""
+    names = [f"c{i}" for i in range(18)]
+    chars = (
+        code.cast(pl.Binary)
+        .bin.reinterpret(dtype=pl.Array(pl.UInt8, 18))
+        .arr.to_struct(fields=names)
+    )
+    values = [pl.lit(_LOOKUP).gather(chars.struct.field(name)) for name in names]
+    total = pl.sum_horizontal(v * w for v, w in zip(values, WEIGHTS, strict=False))
+    return values[17] == (31 - total % 31) % 31
+
+
 def status(code: pl.Expr) -> pl.Expr:
     """One of ok / missing_code / malformed_code / not_individual / check_digit_mismatch, for a
     normalised code column."""
@@ -52,7 +69,37 @@ def status(code: pl.Expr) -> pl.Expr:
         .then(pl.lit(MALFORMED))
         .when(code.str.slice(0, 2) != INDIVIDUAL_PREFIX)
         .then(pl.lit(NOT_INDIVIDUAL))
-        .when(code.str.slice(17, 1) != check_character(code))
+        .when(~_check_ok(code))
         .then(pl.lit(CHECK_MISMATCH))
         .otherwise(pl.lit(OK))
     ).cast(STATUS)
+
+
+def key(code: pl.Expr) -> pl.Expr:
+    """A code as one 128-bit integer, for hashing (joins, duplicates, membership) — many times
+    faster than hashing strings: the 16 bytes after the individual prefix `92`, for codes of 18
+    bytes starting with it (null for any other text). One-to-one among such codes, so among every
+    code that passes `status` (ok or check_digit_mismatch)."""
+    return pl.when(code.str.starts_with(INDIVIDUAL_PREFIX) & (code.str.len_bytes() == 18)).then(
+        code.str.slice(2, 16).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt128, endianness="big")
+    )
+
+
+def sort_order(codes: pl.Series) -> pl.Series:
+    """The row positions that sort a column of codes as text (ties kept in their order).
+
+    Codes of 18 ASCII characters behind one shared prefix (the individual businesses' `92`) are
+    sorted as 128-bit integers of their last 16 bytes: the same order, several times faster than
+    comparing strings. Any other column is sorted as text."""
+    frame = codes.to_frame("code")
+    code = pl.col("code")
+    fits = frame.select(
+        (code.null_count() == 0)
+        & (code.str.len_bytes() == 18).all()
+        & (code.str.len_chars() == 18).all()
+        & (code.str.slice(0, 2).n_unique() == 1)
+    ).item()
+    if not fits:
+        return frame.select(pl.arg_sort_by(code, maintain_order=True)).to_series()
+    key = code.str.slice(2, 16).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt128, endianness="big")
+    return frame.select(pl.arg_sort_by(key, maintain_order=True)).to_series()

@@ -13,7 +13,7 @@ import polars as pl
 
 from gthfx import uscc
 from gthfx.load import RawExtract
-from gthfx.parse import has_text, parse, parse_fast
+from gthfx.parse import fast_steps, has_text, parse, parse_fast
 from gthfx.sources import MONEY_FACTOR, ExtractSpec
 
 # reject reasons beyond the code statuses of `uscc`
@@ -104,92 +104,136 @@ def problem_reasons(extract: str, spec: ExtractSpec) -> list[tuple[int, str]]:
     return out
 
 
+def _fill(
+    column: pl.Series, raw: pl.Series, steps: list[pl.Expr], full: pl.Expr
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Complete one column typed by the first fast step: the later fast steps, then the full
+    parse, each only on the cells still empty whose raw text is not. → (column, positions that
+    needed the full parse, their full parse)."""
+    todo = (raw.is_not_null() & column.is_null()).arg_true()
+    for step in steps:
+        if todo.len() == 0:
+            break
+        got = raw.gather(todo).to_frame("raw").select(step.alias("v")).to_series()
+        done = got.is_not_null()
+        column = column.scatter(todo.filter(done), got.filter(done))
+        todo = todo.filter(~done)
+    parsed = raw.gather(todo).to_frame("raw").select(full.alias("v")).to_series()
+    if todo.len():
+        column = column.scatter(todo, parsed)
+    return column, todo, parsed
+
+
 def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     """Normalise the code, parse every field, and mark the fields that failed to parse.
 
-    Tidy rows take a fast path (plain casts); only rows with some value the fast path cannot
-    vouch for (full-width digits, `2024/7/1`, `1,234`, bad values, …) are parsed in full — the
-    same result, at a fraction of the cost on real extracts, where most rows are tidy.
+    Tidy cells take a fast path (plain casts); only the cells the fast path cannot vouch for
+    (full-width digits, `2024/7/1`, `1,234`, bad values, …) are parsed in full — the same
+    result, at a fraction of the cost on real extracts, where most cells are tidy.
 
     `_bad_mask` has bit i set when field i of `spec.typed_fields()` held text that did not parse;
     `_bad_raw` joins those texts, so that two rows with different bad values are not taken for
-    exact duplicates.
+    exact duplicates. `_raw_code` is the code as read, kept only for the rows where some cell
+    needed the full parse (elsewhere the code was already tidy, = `uscc`).
     """
     fields = spec.typed_fields()
     if len(fields) >= MISSING_SHIFT:
         raise ValueError(f"at most {MISSING_SHIFT - 1} fields per extract")
     kinds = {name: spec.fields[name].type for name in fields}
     factors = {name: MONEY_FACTOR[spec.fields[name].unit or "元"] for name in fields}
+    steps = {name: fast_steps(pl.col(name), kinds[name], factors[name]) for name in fields}
     frame = frame.rename({"uscc": "_raw_code"})
+    # the first fast step of every column at once (in parallel), on every row
     typed = frame.select(
         "_file",
         "_row",
         parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
-        *(parse_fast(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
+        *(steps[n][0].alias(n) for n in fields),
     )
-    # a row is unsure when some cell holds text the fast path did not turn into a value
-    unsure = pl.any_horizontal(
-        frame.get_column("_raw_code").is_not_null() & typed.get_column("uscc").is_null(),
-        *(frame.get_column(n).is_not_null() & typed.get_column(n).is_null() for n in fields),
-    )
-    index = typed.select(unsure.arg_true()).to_series()
-    slow = frame[index]
-    parsed = slow.select(
-        pl.col("_raw_code"),
-        uscc.normalise(pl.col("_raw_code")).alias("uscc"),
-        *(parse(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
-    )
-    failed = [
-        slow.select(has_text(pl.col(n))).to_series() & parsed.get_column(n).is_null()
-        for n in fields
-    ]
-    slow = parsed.with_columns(
-        pl.sum_horizontal(
-            pl.when(cond).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
-            for i, cond in enumerate(failed)
-        ).alias("_bad_mask"),
-        pl.concat_str(
-            [
-                pl.when(cond).then(slow.get_column(n))
-                for n, cond in zip(fields, failed, strict=True)
-            ],
-            separator="\x1f",
-            ignore_nulls=True,
-        ).alias("_bad_raw"),
-    ).with_columns(
-        pl.when(pl.col("_bad_mask") != 0)
-        .then(pl.col("_bad_raw").hash())
-        .otherwise(pl.lit(0, pl.UInt64))
-        .alias("_bad_raw")
-    )
-    # Put the fully parsed rows back in place, one column at a time (no copy of the frame).
-    # `_raw_code` is kept only for those rows: elsewhere the code was already tidy (= `uscc`).
-    # `_bad_raw` is a hash of the text that did not parse (0: none).
+    raw_code = frame.get_column("_raw_code")
+    code, unsure, _ = _fill(typed.get_column("uscc"), raw_code, [], uscc.normalise(pl.col("raw")))
+    columns = {"uscc": code}
+    unsures = [unsure]
+    failed: list[pl.DataFrame] = []
+    for i, name in enumerate(fields):
+        raw = frame.get_column(name)
+        rest = fast_steps(pl.col("raw"), kinds[name], factors[name])[1:]
+        column, todo, parsed = _fill(
+            typed.get_column(name), raw, rest, parse(pl.col("raw"), kinds[name], factors[name])
+        )
+        columns[name] = column
+        unsures.append(todo)
+        if todo.len():
+            text = raw.gather(todo)
+            bad = (text.to_frame("raw").select(has_text(pl.col("raw"))).to_series()) & (
+                parsed.is_null()
+            )
+            failed.append(
+                pl.DataFrame({"_at": todo.filter(bad), "_text": text.filter(bad)}).with_columns(
+                    pl.lit(i, pl.UInt8).alias("_bit"), pl.lit(1 << i, pl.UInt64).alias("_value")
+                )
+            )
+    # `_raw_code` for every row where some cell was unsure
+    rows = pl.concat(unsures).unique().sort()
+    height = typed.height
     out = typed.with_columns(
-        pl.repeat(None, typed.height, dtype=pl.String, eager=True).alias("_raw_code"),
-        pl.zeros(typed.height, pl.UInt64, eager=True).alias("_bad_mask"),
-        pl.zeros(typed.height, pl.UInt64, eager=True).alias("_bad_raw"),
+        *columns.values(),
+        pl.repeat(None, height, dtype=pl.String, eager=True)
+        .scatter(rows, raw_code.gather(rows))
+        .alias("_raw_code"),
+        pl.zeros(height, pl.UInt64, eager=True).alias("_bad_mask"),
+        pl.zeros(height, pl.UInt64, eager=True).alias("_bad_raw"),
     )
-    if slow.height:
+    cells = pl.concat(failed) if failed else pl.DataFrame()
+    if cells.height:
+        # per row: the bits of the fields that did not parse, and their texts in field order
+        bad_rows = (
+            cells.sort("_at", "_bit")
+            .group_by("_at", maintain_order=True)
+            .agg(
+                pl.col("_value").sum().alias("_bad_mask"),
+                pl.col("_text").str.join("\x1f").alias("_bad_raw"),
+            )
+            .with_columns(pl.col("_bad_raw").hash())
+        )
+        at = bad_rows.get_column("_at")
         out = out.with_columns(
-            out.get_column(name).scatter(index, slow.get_column(name)) for name in slow.columns
+            out.get_column(name).scatter(at, bad_rows.get_column(name))
+            for name in ("_bad_mask", "_bad_raw")
         )
     return out.with_columns(uscc.status(pl.col("uscc")).alias("_code_status"))
+
+
+def bit_mask(bits: list[tuple[int, pl.Expr]]) -> pl.Expr:
+    """UInt64 with bit b set where its condition holds (null counts as false), for (b, condition)
+    pairs with distinct bits. Built a byte at a time — the conditions of one byte as UInt8 (one
+    byte a row each), then the bytes shifted into place — rather than one UInt64 column (eight
+    bytes a row) per condition, all held at once."""
+    by_byte: dict[int, list[pl.Expr]] = {}
+    for bit, condition in bits:
+        by_byte.setdefault(bit // 8, []).append(
+            condition.fill_null(False).cast(pl.UInt8) * pl.lit(1 << (bit % 8), pl.UInt8)
+        )
+    if not by_byte:
+        return pl.lit(0, pl.UInt64)
+    parts = [
+        pl.sum_horizontal(terms).cast(pl.UInt64) * pl.lit(1 << (8 * byte), pl.UInt64)
+        for byte, terms in by_byte.items()
+    ]
+    return pl.sum_horizontal(parts).cast(pl.UInt64)
 
 
 def _problem_mask(spec: ExtractSpec) -> pl.Expr:
     """Unparseable bits plus a bit for each required field that is empty (and not unparseable)."""
     fields = spec.typed_fields()
     missing = [
-        pl.when(pl.col(name).is_null() & (pl.col("_bad_mask") & (1 << i) == 0))
-        .then(pl.lit(1 << (MISSING_SHIFT + i), pl.UInt64))
-        .otherwise(pl.lit(0, pl.UInt64))
+        (MISSING_SHIFT + i, pl.col(name).is_null() & (pl.col("_bad_mask") & (1 << i) == 0))
         for i, name in enumerate(fields)
         if spec.fields[name].required
     ]
     if not missing:
         return pl.col("_bad_mask")
-    return pl.col("_bad_mask") | pl.sum_horizontal(missing)
+    return pl.col("_bad_mask") | bit_mask(missing)
 
 
 def validate_extract(
@@ -198,6 +242,7 @@ def validate_extract(
     *,
     report_year: int,
     known_codes: pl.Series | None = None,
+    consume: bool = False,
 ) -> ValidatedExtract:
     """Type one extract and account for every row.
 
@@ -205,10 +250,16 @@ def validate_extract(
     is given (tax, social), rows whose code is not among them are orphans; then exact duplicates
     collapse to one row and conflicting duplicate groups are rejected whole (their business is
     reported as excluded).
+
+    With `consume`, `raw.frame` is emptied once read, so that the typed rows are copied into the
+    kept rows one column at a time, each freed as soon as copied: the extract is then held about
+    once, not twice.
     """
     name = raw.name
     files = [info.path for info in raw.files]
     typed = raw.frame if raw.typed else type_rows(raw.frame, spec)
+    if consume:
+        raw.frame = raw.frame.clear()
     read = typed.height
 
     # one pass: why a row is rejected (null: it is not), then duplicates among the others
@@ -218,22 +269,22 @@ def validate_extract(
         other = pl.col("tax_year").is_not_null() & (pl.col("tax_year") != report_year)
         why = why.when(other).then(pl.lit(OTHER_YEAR))
     value_columns = [c for c in typed.columns if c not in ("_file", "_row", "_raw_code")]
+    # Codes are compared as 128-bit integers (`uscc.key`, one-to-one among the usable codes, the
+    # only ones these tests reach): hashing integers is several times faster than strings.
+    code_key = uscc.key(pl.col("uscc"))
     if known_codes is not None:
-        # joins, not `is_in`: several times faster against millions of annual codes. The semi
-        # join keeps the codes of this extract that annual knows; the left join is then small.
-        found = (
-            typed.select(pl.col("uscc").drop_nulls().unique())
-            .join(known_codes.to_frame("uscc"), on="uscc", how="semi")
-            .with_columns(pl.lit(True).alias("_known"))
-        )
-        typed = typed.join(found, on="uscc", how="left", maintain_order="left")
-        why = why.when(pl.col("_known").is_null()).then(pl.lit(ORPHAN))
+        known = known_codes.to_frame("uscc").select(code_key.drop_nulls().unique()).to_series()
+        why = why.when(~code_key.is_in(known.implode())).then(pl.lit(ORPHAN))
     typed = typed.with_columns(why.alias("_why"))
     candidate = pl.col("_why").is_null()
     # Duplicates are rare: compare whole rows only among the candidate rows whose code occurs
-    # more than once, and give every other candidate `_first` and one variant directly.
-    shared = pl.when(candidate).then(pl.col("uscc")).is_duplicated() & candidate
-    index = typed.select(shared.arg_true()).to_series()
+    # more than once, and give every other candidate `_first` and one variant directly. Those
+    # rows are found in two steps: a 64-bit hash of the key occurring more than once (fast; it
+    # keeps every duplicate and, rarely, a collision), then the code itself among those alone.
+    maybe = pl.when(candidate).then(code_key.hash()).is_duplicated() & candidate
+    index = typed.select(maybe.arg_true()).to_series()
+    exact = typed.select(pl.col("uscc").gather(index).is_duplicated()).to_series()
+    index = index.filter(exact)
     group = (
         typed[index]
         .with_columns(pl.struct(value_columns).is_first_distinct().alias("_first"))
@@ -282,7 +333,8 @@ def validate_extract(
     typed = typed.with_columns(_problem_mask(spec).alias("_problem_mask")).drop(
         "_first", "_variants", "_why", "_raw_code", "_bad_mask", "_bad_raw", "_known", strict=False
     )
-    rows = typed.filter(keep_mask)
+    # column by column, each typed column released as soon as its kept rows are copied
+    rows = pl.DataFrame([typed.drop_in_place(name).filter(keep_mask) for name in typed.columns])
     del typed
     reject_frame = pl.concat(rejects, how="vertical")
     accounting = Accounting(

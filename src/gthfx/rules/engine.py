@@ -13,6 +13,7 @@ from gthfx.errors import RulesError
 from gthfx.rules.compiler import FIELD_KINDS, CompileError, Kind, Scope, Typed, compile_node
 from gthfx.rules.grammar import ExprSyntaxError, names_in, parse_expression
 from gthfx.rules.model import TIER_LABELS, RulesetFile
+from gthfx.validate import bit_mask
 
 EXCLUDED = "excluded"
 OUTCOME_ORDER = ("survival", "growth", "development", EXCLUDED)
@@ -150,12 +151,8 @@ def apply_ruleset(
     masks = []
     for block in range(0, len(checks), 64):
         part = checks[block : block + 64]
-        masks.append(
-            pl.sum_horizontal(
-                pl.when(c).then(pl.lit(1 << k, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
-                for k, c in enumerate(part)
-            ).alias(f"_rmask_{block // 64}")
-        )
+        # at ten million rows and some thirty reasons, a UInt64 column per reason held 2–3 GB
+        masks.append(bit_mask(list(enumerate(part))).alias(f"_rmask_{block // 64}"))
     out = out.with_columns(masks)
     mask_cols = [pl.col(f"_rmask_{i}") for i in range(len(masks))]
     excluded = pl.any_horizontal(m != 0 for m in mask_cols)
@@ -164,18 +161,32 @@ def apply_ruleset(
     for i, m in enumerate(mask_cols):
         index = m.bitwise_trailing_zeros().cast(pl.Int64) + 64 * i
         first = (pl.when if first is None else first.when)(m != 0).then(index)
-    first_reason = first.replace_strict(dict(enumerate(names)), return_dtype=pl.String)
-    tier: Any = pl.when(excluded).then(pl.lit(EXCLUDED))
-    rule_id: Any = pl.when(excluded).then(first_reason)
-    for rule_id_value, tier_value, condition in compiled.tier_rules:
-        if condition is None:
-            tier = tier.otherwise(pl.lit(tier_value))
-            rule_id = rule_id.otherwise(pl.lit(rule_id_value))
-        else:
-            tier = tier.when(condition).then(pl.lit(tier_value))
-            rule_id = rule_id.when(condition).then(pl.lit(rule_id_value))
-    return out.with_columns(tier.alias("tier"), rule_id.alias("rule_id")).with_columns(
-        pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
+    # One chain picks the branch of every business: a reason number (excluded: its first
+    # reason) or len(names) + the number of the tier rule that applies. Tier and rule id are
+    # then read off the branch number — one string column each, built once, rather than a
+    # string column per branch, and every condition is evaluated once for both.
+    rules = len(names)
+    branch: Any = pl.when(excluded).then(first.cast(pl.UInt32))
+    for number, (_, _, condition) in enumerate(compiled.tier_rules):
+        value = pl.lit(rules + number, pl.UInt32)
+        branch = (
+            branch.otherwise(value) if condition is None else branch.when(condition).then(value)
+        )
+    tiers = {k: EXCLUDED for k in range(rules)}
+    rule_ids = dict(enumerate(names))
+    for number, (rule_id, tier, _) in enumerate(compiled.tier_rules):
+        tiers[rules + number] = tier
+        rule_ids[rules + number] = rule_id
+    return (
+        out.with_columns(branch.alias("_branch"))
+        .with_columns(
+            pl.col("_branch").replace_strict(tiers, return_dtype=pl.String).alias("tier"),
+            pl.col("_branch").replace_strict(rule_ids, return_dtype=pl.String).alias("rule_id"),
+        )
+        .drop("_branch")
+        .with_columns(
+            pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
+        )
     )
 
 
