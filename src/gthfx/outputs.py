@@ -3,9 +3,9 @@ manifest — all into a staging folder that replaces the run folder only when co
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -17,6 +17,7 @@ from gthfx import __version__
 from gthfx.diff import CHANGE_LABELS, CHANGE_SCHEMA
 from gthfx.errors import RunError
 from gthfx.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
+from gthfx.load import sha256_of
 from gthfx.regions import region_name
 from gthfx.render import ClerkTables, as_text_table
 from gthfx.review.workbook import write_review_workbooks
@@ -81,10 +82,6 @@ def change_counts(changes: Table) -> dict[str, int]:
     """Changed businesses per kind of change (new, gone, up, down, in, out)."""
     counts = _lazy(changes).group_by("change").len().sort("change").collect()
     return {k: n for k, n in counts.iter_rows()}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _words(column: str, mapping: dict[str, str]) -> pl.Expr:
@@ -199,8 +196,10 @@ def write_run(
         )
     tables.close()
 
-    for path in sorted(staging.iterdir()):
-        data_files[path.name] = _sha256(path)
+    # hashed a block at a time (never a whole file in memory), two files at once
+    paths = sorted(staging.iterdir())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        data_files.update(zip((p.name for p in paths), pool.map(sha256_of, paths), strict=True))
     manifest = _manifest(
         typed,
         staging / "rejects.parquet",
