@@ -4,6 +4,8 @@ hand-written Polars query on the same files, and print wall time and peak memory
     python bench/run.py                       # 1 M, 5 M and 10 M
     python bench/run.py --sizes 200000        # a quick look
     python bench/run.py --excel               # gthfx with the Excel workbook too
+    python bench/run.py --engine duckdb --sizes 10000000,50000000 --no-bare
+                                              # the out-of-core engine (2 GB cap)
 
 Generated extracts are cached under bench/data/<rows>/ (delete the folder to regenerate). Each
 measurement is a separate process; peak memory is that process's maximum resident set size.
@@ -72,6 +74,11 @@ def main() -> None:
         "--sizes", default="1000000,5000000,10000000", help="comma-separated row counts"
     )
     ap.add_argument("--excel", action="store_true", help="let gthfx write the Excel workbook")
+    ap.add_argument("--engine", default="polars", help="gthfx's engine: polars or duckdb")
+    ap.add_argument("--memory-limit", default="2GB", help="the DuckDB engine's cap")
+    ap.add_argument(
+        "--no-bare", action="store_true", help="skip the bare query (it needs ~1 GB per million)"
+    )
     args = ap.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     print(
@@ -85,30 +92,45 @@ def main() -> None:
                   "--social", str(files["social"])]  # fmt: skip
         out = OUT / str(rows)
         shutil.rmtree(out, ignore_errors=True)
+        engine = ["--engine", args.engine]
+        if args.engine == "duckdb":
+            engine += ["--memory-limit", args.memory_limit]
         gthfx = measure(
             [sys.executable, "-m", "gthfx.cli", "classify", "--date", RUN_DATE, *inputs,
              "--out", str(out / "gthfx"), "--rules", str(HERE.parent / "rules"), "--quiet",
-             "--force", "--excel" if args.excel else "--no-excel"]
+             "--force", "--excel" if args.excel else "--no-excel", *engine]
         )  # fmt: skip
-        bare = measure(
-            [sys.executable, str(HERE / "bare.py"), "--date", RUN_DATE, *inputs,
-             "--out", str(out / "bare")]
-        )  # fmt: skip
+        shutil.rmtree(out / "gthfx", ignore_errors=True)  # 50 M: ~14 GB of outputs
+        bare = None
+        if not args.no_bare:
+            bare = measure(
+                [sys.executable, str(HERE / "bare.py"), "--date", RUN_DATE, *inputs,
+                 "--out", str(out / "bare")]
+            )  # fmt: skip
+            shutil.rmtree(out / "bare", ignore_errors=True)
         rows_out.append((rows, gthfx, bare))
-        print(
-            f"{rows:>12,}  gthfx {gthfx.seconds:8.1f} s {gthfx.peak_mib:9,.0f} MiB   "
-            f"bare {bare.seconds:8.1f} s {bare.peak_mib:9,.0f} MiB   "
-            f"ratio {gthfx.seconds / bare.seconds:5.2f}   "
-            f"gthfx {gthfx.seconds / rows * 1e6:6.1f} s per million",
-            flush=True,
-        )
-    print()
+        line = f"{rows:>12,}  gthfx {gthfx.seconds:8.1f} s {gthfx.peak_mib:9,.0f} MiB   "
+        if bare is not None:
+            line += (
+                f"bare {bare.seconds:8.1f} s {bare.peak_mib:9,.0f} MiB   "
+                f"ratio {gthfx.seconds / bare.seconds:5.2f}   "
+            )
+        print(line + f"gthfx {gthfx.seconds / rows * 1e6:6.1f} s per million", flush=True)
+    print(
+        f"\nengine: {args.engine}"
+        + (f", cap {args.memory_limit}" if args.engine == "duckdb" else "")
+    )
     print("| businesses | gthfx s | gthfx peak MiB | bare s | bare peak MiB | ratio | gthfx s/M |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for rows, g, b in rows_out:
+        bare_cells = (
+            f"{b.seconds:.1f} | {b.peak_mib:,.0f} | {g.seconds / b.seconds:.2f}"
+            if b is not None
+            else "— | — | —"
+        )
         print(
-            f"| {rows:,} | {g.seconds:.1f} | {g.peak_mib:,.0f} | {b.seconds:.1f} | "
-            f"{b.peak_mib:,.0f} | {g.seconds / b.seconds:.2f} | {g.seconds / rows * 1e6:.1f} |"
+            f"| {rows:,} | {g.seconds:.1f} | {g.peak_mib:,.0f} | {bare_cells} | "
+            f"{g.seconds / rows * 1e6:.1f} |"
         )
 
 

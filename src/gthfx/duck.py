@@ -6,11 +6,13 @@ a memory cap and spills to disk:
 
 1. **load** (Polars, a batch at a time): each extract's files are read and typed exactly as by
    the Polars engine (`validate.type_rows`), and each typed batch is written to Parquet in a work
-   folder beside the run folder — the raw text of one batch only is ever in memory;
-2. **validate, join, type** (DuckDB, out of core): the SQL of `sqlprep` (rejects, duplicates,
-   orphans, the join) and of `rules.sql` (the ruleset in force) — the same SQL
-   `gthfx compile-sql` emits — run over those files; outcomes, rejects and the accounting come
-   out of DuckDB, the outcome files written by DuckDB in the Polars engine's column types;
+   folder beside the run folder, split into *buckets* by a hash of the code (every row of one
+   code, in every extract, in one bucket; as many buckets as the annual files' size needs for
+   one bucket's work to fit the cap) — the raw text of one batch only is ever in memory;
+2. **validate, join, type** (DuckDB, out of core, one bucket after the other): the SQL of
+   `sqlprep` (rejects, duplicates, orphans, the join) and of `rules.sql` (the ruleset in force) —
+   the same SQL `gthfx compile-sql` emits; the outcome and reject files then come out of DuckDB's
+   external sort in the Polars engine's column types, and the accounting from its counts;
 3. **changes** (Polars, a range of codes at a time): `diff.diff_outcomes` on each range of both
    runs' outcome files, so the change log is the Polars engine's own;
 4. **write**: `outputs.write_run` takes the files as they are and renders the clerk tables one
