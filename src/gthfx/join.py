@@ -12,16 +12,25 @@ EMPTY_LIST = pl.lit([], pl.List(pl.String))
 
 
 def join_extracts(
-    annual: ValidatedExtract, tax: ValidatedExtract, social: ValidatedExtract
+    annual: ValidatedExtract,
+    tax: ValidatedExtract,
+    social: ValidatedExtract,
+    *,
+    consume: bool = False,
 ) -> pl.DataFrame:
     """Annual rows (and businesses whose annual rows conflict) left-joined with tax and social.
 
     Tax and social rows are already one per code and only for codes in annual (orphans were
     rejected), so the joins are 1:1 and checked as such. The result carries, per extract, the
     problem mask `_pm_<extract>` (0 where the business has no row) and `_conflict_<extract>`,
-    plus `_has_annual` (false where the annual rows conflict) and `flags`.
+    plus `_has_annual` (false where the annual rows conflict) and `flags`. With `consume`, the
+    annual rows are taken out of `annual` (left empty), so that their memory is the joined
+    frame's and not held twice.
     """
-    base = annual.rows.rename({"_problem_mask": "_pm_annual"}).with_columns(
+    rows = annual.rows
+    if consume:
+        annual.rows = rows.clear()
+    base = rows.rename({"_problem_mask": "_pm_annual"}).with_columns(
         pl.lit(True).alias("_has_annual"), pl.lit(False).alias("_conflict_annual")
     )
     conflicted = annual.conflicts.with_columns(
@@ -30,7 +39,13 @@ def join_extracts(
         uscc.status(pl.col("uscc")).alias("_code_status"),
         pl.lit(0, pl.UInt64).alias("_pm_annual"),
     )
+    del rows
     joined = pl.concat([base, conflicted], how="diagonal_relaxed").drop("_file", "_row")
+    del base
+    # one contiguous chunk per column, made a column at a time (each old column freed at once
+    # when the rows were consumed): left in two chunks, the expressions below would copy the
+    # whole frame at once to align them
+    joined = pl.DataFrame([joined.drop_in_place(name).rechunk() for name in joined.columns])
     keys = _keys(joined)
     for extract in (tax, social):
         rows = extract.rows.drop("_file", "_row", "_code_status").rename(

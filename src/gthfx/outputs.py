@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from gthfx.duck import Stored
     from gthfx.pipeline import Typed
 
-Table = pl.DataFrame | Path  # a frame, or a Parquet file an engine already wrote
+# a frame; a query over one (streamed, never whole in memory); or a Parquet file an engine wrote
+Table = pl.DataFrame | pl.LazyFrame | Path
 
 OUTCOME_FILES = {
     "survival": "survival.parquet",
@@ -41,23 +42,21 @@ OUTCOME_FILES = {
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    frame.write_parquet(path, compression="zstd", statistics=True)
+    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
 
 
 def _put(table: Table, path: Path) -> None:
-    """Write a frame, or move a file an engine wrote, to `path`."""
+    """Write a frame or stream a query to `path`, or move a file an engine wrote there."""
     if isinstance(table, Path):
         table.replace(path)
+    elif isinstance(table, pl.LazyFrame):
+        table.sink_parquet(path, compression="zstd", compression_level=1, statistics=True)
     else:
         _write_parquet(table, path)
 
 
 def _lazy(table: Table) -> pl.LazyFrame:
     return pl.scan_parquet(table) if isinstance(table, Path) else table.lazy()
-
-
-def _whole(table: Table) -> pl.DataFrame:
-    return pl.read_parquet(table) if isinstance(table, Path) else table
 
 
 def read_outcomes(run_dir: Path) -> pl.DataFrame:
@@ -161,10 +160,11 @@ def write_run(
     tables = ClerkTables(staging, "分型结果.xlsx" if excel else None)
     tables.add("汇总", _summary_sheet(counts, by_district), lambda f: f, csv=False)
     for tier, name in OUTCOME_FILES.items():
+        # one tier's rows are streamed to its files, never copied out whole
         part: Table = (
             outcomes[tier]
             if isinstance(outcomes, dict)
-            else outcomes.filter(pl.col("tier") == tier)
+            else outcomes.lazy().filter(pl.col("tier") == tier)
         )
         _put(part, staging / name)
         tables.add(
@@ -186,7 +186,7 @@ def write_run(
             outcomes=outcomes
             if isinstance(outcomes, pl.DataFrame)
             else read_outcomes_files([staging / name for name in OUTCOME_FILES.values()]),
-            changes=_whole(staging / "changes.parquet"),
+            changes=pl.read_parquet(staging / "changes.parquet"),
             headers=headers,
             reasons=reasons,
             sources=typed.sources,

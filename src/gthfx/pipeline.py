@@ -229,8 +229,9 @@ def prepare_extracts(
         rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")
         accounting = {name: v.accounting for name, v in validated.items()}
         per_file = {path: acc for v in validated.values() for path, acc in v.per_file.items()}
+        del known  # annual's codes for the orphan check: not to be held through the join
         joined = join_extracts(
-            validated.pop("annual"), validated.pop("tax"), validated.pop("social")
+            validated.pop("annual"), validated.pop("tax"), validated.pop("social"), consume=True
         )
     return Prepared(
         joined=joined, rejects=rejects, accounting=accounting, files=files, per_file=per_file

@@ -37,16 +37,17 @@ def as_text_table(frame: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     return frame.select(columns)
 
 
-def chunks(frame: pl.DataFrame | Path) -> Iterator[pl.DataFrame]:
-    """A frame, or a Parquet file, in pieces that each fit one Excel sheet (with its header
-    row). A file is read one piece at a time."""
+def chunks(frame: pl.DataFrame | pl.LazyFrame | Path) -> Iterator[pl.DataFrame]:
+    """A frame, a query or a Parquet file in pieces that each fit one Excel sheet (with its
+    header row). A query or a file is read one piece at a time."""
     per = EXCEL_MAX_ROWS - 1
-    if isinstance(frame, Path):
-        height = pl.scan_parquet(frame).select(pl.len()).collect().item()
+    if isinstance(frame, pl.LazyFrame | Path):
+        lazy = pl.scan_parquet(frame) if isinstance(frame, Path) else frame
+        height = lazy.select(pl.len()).collect().item()
         if height == 0:
-            yield pl.read_parquet(frame)
+            yield lazy.collect()
         for start in range(0, height, per):
-            yield pl.scan_parquet(frame).slice(start, per).collect()
+            yield lazy.slice(start, per).collect()
         return
     if frame.height <= per:
         yield frame
@@ -67,7 +68,7 @@ class ClerkTables:
     def add(
         self,
         name: str,
-        frame: pl.DataFrame | Path,
+        frame: pl.DataFrame | pl.LazyFrame | Path,
         to_text: Callable[[pl.DataFrame], pl.DataFrame],
         *,
         csv: bool = True,
