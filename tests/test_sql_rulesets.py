@@ -136,7 +136,7 @@ class _Expr:
                 op = self.pick(["+", "-", "/"])
                 return f"({self.number(d)} {op} {self.number(d)})"
             case 2:
-                # small factors only: integer overflow is test_integer_overflow_regression (xfail)
+                # small factors only: magnitudes near Int64 overflow are not supported (README)
                 factor = self.pick(["2", "3", "0.5", "0", "1"])
                 return f"({self.number(d)} * {factor})"
             case 3:

@@ -33,6 +33,7 @@ class ProjectConfig(BaseModel):
 
 
 ENGINES = ("polars", "duckdb")  # see `gthfx.duck` for the second
+DEFAULT_MEMORY_LIMIT = "2GB"  # the DuckDB engine's cap when --memory-limit is not given
 
 
 class RunOptions(BaseModel):
@@ -52,6 +53,11 @@ class RunOptions(BaseModel):
     command: tuple[str, ...] = ()
     engine: Literal["polars", "duckdb"] = "polars"
     memory_limit: str | None = None  # the DuckDB engine's cap (e.g. "2GB")
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        """The DuckDB engine's cap: --memory-limit, else DEFAULT_MEMORY_LIMIT."""
+        return self.memory_limit or DEFAULT_MEMORY_LIMIT
 
 
 def load_config(path: Path | None) -> ProjectConfig:

@@ -54,7 +54,6 @@ from gthfx.sources import EXTRACTS, ExtractSpec, SourcesMapping
 from gthfx.sqlprep import prepare_ctes
 from gthfx.validate import REJECT_SCHEMA, Accounting, type_rows
 
-DEFAULT_MEMORY_LIMIT = "2GB"
 CHANGE_CHUNK = 2_000_000  # businesses per range of codes when building the change log
 
 # steps read more than once are stored; the others stay views
@@ -130,15 +129,13 @@ def workspace(out: Path, run_date: date) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def connect(work: Path, memory_limit: str, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(work: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB database in the work folder, capped at `memory_limit`, spilling into the folder."""
     config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": memory_limit,
         "temp_directory": str(work / "spill"),
         "preserve_insertion_order": False,
     }
-    if threads:
-        config["threads"] = threads
     try:
         # an in-memory database: DuckDB still spills to `temp_directory` beyond the cap, and
         # skips writing tables it will drop anyway (about twice as fast as a database file)
@@ -263,7 +260,7 @@ def type_out_of_core(options: RunOptions, reporter: Reporter, work: Path) -> Sto
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
     for extract in EXTRACTS:
         check_files(extract, list(options.inputs[extract]), sources.extracts[extract])
-    con = connect(work, options.memory_limit or DEFAULT_MEMORY_LIMIT)  # checks the cap first
+    con = connect(work, options.duckdb_memory_limit)  # checks the cap first
     try:
         buckets = bucket_count(list(options.inputs["annual"]), memory_bytes(con))
         reporter.info(f"engine=duckdb memory_limit_bytes={memory_bytes(con)} buckets={buckets}")

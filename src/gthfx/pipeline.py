@@ -309,7 +309,7 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
                     if against is not None:
                         outcome_paths(against)  # an incomplete run folder is an error
                     changes: pl.DataFrame | Path = duck.change_log(
-                        against, stored, work, options.memory_limit or duck.DEFAULT_MEMORY_LIMIT
+                        against, stored, work, options.duckdb_memory_limit
                     )
                 counts, by_district = summarise(pl.scan_parquet(list(stored.outcomes.values())))
                 _write(options, target, stored, changes, counts, by_district, against, reporter)
@@ -340,12 +340,6 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
     )
 
 
-def duck_default_limit() -> str:
-    from gthfx.duck import DEFAULT_MEMORY_LIMIT
-
-    return DEFAULT_MEMORY_LIMIT
-
-
 def _write(
     options: RunOptions,
     target: Path,
@@ -373,9 +367,7 @@ def _write(
                 "sources_sha256": sha256_of(options.sources) if options.sources else None,
                 "encoding": options.encoding,
                 "engine": options.engine,
-                "memory_limit": (options.memory_limit or duck_default_limit())
-                if options.engine == "duckdb"
-                else None,
+                "memory_limit": options.duckdb_memory_limit if options.engine == "duckdb" else None,
             },
         )
 

@@ -40,6 +40,7 @@ import polars as pl
 from sqlglot import exp
 
 from gthfx import uscc
+from gthfx.errors import ConfigError
 from gthfx.load import FileInfo, RawExtract
 from gthfx.rules.model import RulesetFile
 from gthfx.rules.sql import DIALECTS, ruleset_ctes
@@ -459,8 +460,6 @@ def outcomes_sql(
     region_code, industry_code` and the derived fields, one row per business of annual, in no
     particular order (sort by `uscc` to compare)."""
     if dialect not in DIALECTS:
-        from gthfx.errors import ConfigError
-
         raise ConfigError(f"unknown SQL dialect {dialect!r}", hint=f"one of {', '.join(DIALECTS)}")
     rules, select = ruleset_ctes(
         ruleset_file,
