@@ -24,6 +24,7 @@ from gthfx.load import FileInfo, RawExtract, load_extract
 from gthfx.outputs import OUTCOME_FILES
 from gthfx.pipeline import _typed_batch, classify, compile_for, type_extracts
 from gthfx.progress import Reporter
+from gthfx.review.corrections import CORRECTION_COLUMNS
 from gthfx.sources import EXTRACTS, load_sources
 from gthfx.sqlprep import outcomes_sql, platform_readers, platform_tables
 from gthfx.validate import type_rows
@@ -121,6 +122,22 @@ def test_work_folder_is_removed_and_a_killed_runs_leftovers_too(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".staging")) == []
     manifest = json.loads((tmp_path / "2024-07-01" / "manifest.json").read_text("utf-8"))
     assert manifest["settings"]["memory_limit"] == "256MB"
+
+
+def test_a_recheck_of_a_duckdb_run_records_its_own_engine(
+    both_engines: dict[str, Path], tmp_path: Path
+) -> None:
+    """A recheck runs on the Polars engine: its manifest says so, not its base run's engine."""
+    corrections = tmp_path / "corrections.csv"
+    corrections.write_text(",".join(CORRECTION_COLUMNS) + "\n", encoding="utf-8")
+    base = both_engines["duckdb"] / "2024-07-01"
+    args = ["recheck", "--date", "2024-09-30", "--base", str(base), "--corrections"]
+    args += [str(corrections), "--rules", str(ROOT / "rules"), "--out", str(tmp_path / "runs")]
+    done = run_cli([*args, "--no-excel", "--quiet"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    manifest = json.loads((tmp_path / "runs" / "2024-09-30" / "manifest.json").read_text("utf-8"))
+    assert manifest["settings"]["engine"] == "polars"
+    assert manifest["settings"]["memory_limit"] is None
 
 
 # ---- the command line ------------------------------------------------------------------------

@@ -369,7 +369,8 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                 run_date=options.run_date,
                 excel=options.excel,
                 timings=reporter.timings,
-                settings=settings,
+                # a recheck runs on the Polars engine, whatever engine typed its base run
+                settings={**settings, "engine": "polars", "memory_limit": None},
                 extra=extra,
                 manifest_extra={
                     "kind": "recheck",
