@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from gthfx.load import map_headers
-from gthfx.sources import load_sources
+from gthfx.ingest.load import map_headers
+from gthfx.settings.sources import load_sources
 
 FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d")
 

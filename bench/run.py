@@ -59,7 +59,7 @@ def extracts(rows: int) -> dict[str, Path]:
         shutil.rmtree(folder, ignore_errors=True)
         print(f"generating {rows:,} businesses into {folder} …", flush=True)
         gen = measure(
-            [sys.executable, "-m", "gthfx.cli", "samples", "--rows", str(rows), "--out",
+            [sys.executable, "-m", "gthfx.cli.main", "samples", "--rows", str(rows), "--out",
              str(folder), "--date", RUN_DATE, "--format", "csv", "--seed", str(SEED)]
         )  # fmt: skip
         print(f"  generated in {gen.seconds:.1f} s, peak {gen.peak_mib:,.0f} MiB", flush=True)
@@ -96,7 +96,7 @@ def main() -> None:
         if args.engine == "duckdb":
             engine += ["--memory-limit", args.memory_limit]
         gthfx = measure(
-            [sys.executable, "-m", "gthfx.cli", "classify", "--date", RUN_DATE, *inputs,
+            [sys.executable, "-m", "gthfx.cli.main", "classify", "--date", RUN_DATE, *inputs,
              "--out", str(out / "gthfx"), "--rules", str(HERE.parent / "rules"), "--quiet",
              "--force", "--excel" if args.excel else "--no-excel", *engine]
         )  # fmt: skip

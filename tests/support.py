@@ -36,7 +36,7 @@ def write_csv_extracts(
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real entry point in a child process, as cron runs it (exit codes included)."""
     return subprocess.run(
-        [sys.executable, "-c", "from gthfx.cli import main; main()", *args],
+        [sys.executable, "-c", "from gthfx.cli.main import main; main()", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -14,10 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gthfx import render
-from gthfx.cli import app
-from gthfx.config import RunOptions
-from gthfx.pipeline import classify
+from gthfx.app.classify import classify
+from gthfx.cli.main import app
+from gthfx.report import render
+from gthfx.settings.config import RunOptions
 from support import run_cli, write_csv_extracts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,19 +243,19 @@ def test_second_run_on_a_locked_folder_refuses(tmp_path: Path, extracts: dict[st
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from gthfx import runfolder
-    from gthfx.cli import main
+    from gthfx.runs import layout
+    from gthfx.cli.main import main
     mode = os.environ["KILL_MODE"]
-    original = runfolder.commit
+    original = layout.commit
     def commit(staging, target):
         if mode == "before":
             os.kill(os.getpid(), signal.SIGKILL)
         # between the two renames: the old run moved aside, the new one not yet in place
         target.rename(target.parent / f".replaced-{target.name}-{os.getpid()}")
         os.kill(os.getpid(), signal.SIGKILL)
-    runfolder.commit = commit
-    import gthfx.outputs
-    gthfx.outputs.commit = commit
+    layout.commit = commit
+    import gthfx.runs.writer
+    gthfx.runs.writer.commit = commit
     sys.argv = ["gthfx", *sys.argv[1:]]
     main()
     """

@@ -13,11 +13,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from gthfx.cli import app
-from gthfx.compare import compare_runs, matrix
-from gthfx.config import RunOptions
+from gthfx.app.classify import classify
+from gthfx.app.compare import compare_runs, matrix
+from gthfx.cli.main import app
 from gthfx.errors import RunError
-from gthfx.pipeline import classify
+from gthfx.settings.config import RunOptions
 from support import run_cli, write_csv_extracts
 
 ROOT = Path(__file__).resolve().parents[1]

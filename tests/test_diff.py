@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from gthfx.diff import diff_outcomes
+from gthfx.runs.changes import diff_outcomes
 
 
 def outcomes(rows: list[tuple[str, str, str, list[str], float | None]]) -> pl.DataFrame:

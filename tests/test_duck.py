@@ -1,6 +1,7 @@
-"""The out-of-core engine (`classify --engine duckdb`, `gthfx.duck`) and the SQL of validation
-and the join (`gthfx.sqlprep`) against the Polars engine: the same run folder on the samples, the
-same outcomes, rejects and accounting on generated extracts full of the problems of SPEC §6."""
+"""The out-of-core engine (`classify --engine duckdb`, `gthfx.engines.outofcore`) and the SQL
+of validation and the join (`gthfx.ingest.sqlprep`) against the Polars engine: the same run
+folder on the samples, the same outcomes, rejects and accounting on generated extracts full of
+the problems of SPEC §6."""
 
 from __future__ import annotations
 
@@ -18,16 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from gthfx import duck, uscc
-from gthfx.config import RunOptions
-from gthfx.load import FileInfo, RawExtract, load_extract
-from gthfx.outputs import OUTCOME_FILES
-from gthfx.pipeline import _typed_batch, classify, compile_for, type_extracts
+from gthfx.app.classify import classify
+from gthfx.app.review_input import CORRECTION_COLUMNS
+from gthfx.engines import outofcore as duck
+from gthfx.engines.memory import _typed_batch, type_extracts
+from gthfx.ingest import uscc
+from gthfx.ingest.load import FileInfo, RawExtract, load_extract
+from gthfx.ingest.sqlprep import platform_readers, platform_tables
+from gthfx.ingest.validate import type_rows
 from gthfx.progress import Reporter
-from gthfx.review.corrections import CORRECTION_COLUMNS
-from gthfx.sources import EXTRACTS, load_sources
-from gthfx.sqlprep import outcomes_sql, platform_readers, platform_tables
-from gthfx.validate import type_rows
+from gthfx.rules.plan import compile_for
+from gthfx.rules.to_sql import outcomes_sql
+from gthfx.runs import changes
+from gthfx.settings.config import RunOptions
+from gthfx.settings.sources import EXTRACTS, load_sources
+from gthfx.vocab import OUTCOME_FILES
 from support import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +107,7 @@ def test_many_buckets_and_ranges_give_the_same_run(
     """Work cut into many buckets of codes (as for a national file set under a small cap), and
     the change log built over many ranges of codes: the same files as the Polars engine's."""
     monkeypatch.setattr(duck, "ROW_BYTES", 10**7)  # ~200 businesses per bucket under 2 GB
-    monkeypatch.setattr(duck, "CHANGE_CHUNK", 150)
+    monkeypatch.setattr(changes, "CHANGE_CHUNK", 150)
     assert duck.bucket_count(list(_inputs(2023)["annual"]), 2 * 10**9) >= 5
     for run_date in (date(2023, 7, 1), date(2024, 7, 1)):
         classify(_options(tmp_path, run_date, "duckdb", excel=False))

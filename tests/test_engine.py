@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gthfx.app.rule_cases import run_case
 from gthfx.errors import RulesError
-from gthfx.rules.cases import RuleCase, run_case
+from gthfx.rules.cases import RuleCase
 from gthfx.rules.model import load_ruleset, with_parameters
-from gthfx.sources import load_sources
+from gthfx.settings.sources import load_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 

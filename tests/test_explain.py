@@ -15,11 +15,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner, Result
 
-from gthfx import uscc
-from gthfx.cli import app
-from gthfx.config import RunOptions
-from gthfx.errors import ConfigError, GthfxError, InputError, RunError
-from gthfx.explain import (
+from gthfx.app.classify import classify
+from gthfx.app.explain import (
     Explanation,
     ExtractValues,
     FieldValue,
@@ -29,10 +26,13 @@ from gthfx.explain import (
     explain_run,
     expression_text,
 )
-from gthfx.outputs import read_outcomes
-from gthfx.pipeline import classify
+from gthfx.cli.main import app
+from gthfx.errors import ConfigError, GthfxError, InputError, RunError
+from gthfx.ingest import uscc
 from gthfx.rules.grammar import parse_expression
 from gthfx.rules.model import load_ruleset
+from gthfx.runs.reader import read_outcomes
+from gthfx.settings.config import RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -215,7 +215,7 @@ def test_changed_input_is_an_error_unless_date(tmp_path: Path) -> None:
         explain_run(AT_BOUNDARY, run_dir)
     assert str(paths["tax"]) in str(changed.value) and "changed since the run" in str(changed.value)
     proc = subprocess.run(
-        [sys.executable, "-c", "from gthfx.cli import main; main()",
+        [sys.executable, "-c", "from gthfx.cli.main import main; main()",
          "explain", AT_BOUNDARY, "--run", str(run_dir)],
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, check=False,
     )  # fmt: skip

@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gthfx import load, uscc
-from gthfx.parse import has_text, parse, parse_fast
-from gthfx.sources import MONEY_FACTOR, ExtractSpec, load_sources
-from gthfx.validate import type_rows
+from gthfx.ingest import load, uscc
+from gthfx.ingest.parse import has_text, parse, parse_fast
+from gthfx.ingest.validate import type_rows
+from gthfx.settings.sources import MONEY_FACTOR, ExtractSpec, load_sources
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

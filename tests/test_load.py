@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from gthfx import load
 from gthfx.errors import InputError, SourcesError
-from gthfx.parse import parse_date
-from gthfx.sources import load_sources, normalise_header
+from gthfx.ingest import load
+from gthfx.ingest.parse import parse_date
+from gthfx.settings.sources import load_sources, normalise_header
 
 SOURCES = load_sources()
 ANNUAL = SOURCES.extracts["annual"]

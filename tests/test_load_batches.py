@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gthfx import load
 from gthfx.errors import InputError
-from gthfx.sources import load_sources
-from gthfx.validate import type_rows, validate_extract
+from gthfx.ingest import load
+from gthfx.ingest.validate import type_rows, validate_extract
+from gthfx.settings.sources import load_sources
 
 HEADER = "统一社会信用代码,成立日期,登记状态,从业人数\n"
 ROWS = [f"9242010{i % 10}MA4K1B2C9D,2020-01-0{1 + i % 9},存续,{i}\n" for i in range(23)]

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from gthfx import parse
+from gthfx.ingest import parse
 
 
 def run(parser: Any, values: list[str | None]) -> list[Any]:

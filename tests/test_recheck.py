@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from gthfx.cli import app
-from gthfx.config import RunOptions
-from gthfx.outputs import read_outcomes
-from gthfx.pipeline import classify
-from gthfx.recheck import RecheckOptions, mask_personal, recheck
-from gthfx.review.corrections import ReviewError, tier_of
+from gthfx.app.classify import classify
+from gthfx.app.recheck import RecheckOptions, mask_personal, recheck
+from gthfx.app.review_input import ReviewError, tier_of
+from gthfx.cli.main import app
+from gthfx.runs.reader import read_outcomes
+from gthfx.settings.config import RunOptions
 from support import run_cli, write_csv_extracts
 
 ROOT = Path(__file__).resolve().parents[1]

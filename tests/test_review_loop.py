@@ -10,8 +10,8 @@ import polars as pl
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from gthfx.cli import app
-from gthfx.review.workbook import CLERK_HEADERS, KEY_HEADERS
+from gthfx.cli.main import app
+from gthfx.report.review_workbook import CLERK_HEADERS, KEY_HEADERS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (

@@ -14,10 +14,10 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from gthfx.cli import app
-from gthfx.config import RunOptions
-from gthfx.pipeline import classify
-from gthfx.review.workbook import CLERK_HEADERS, KEY_HEADERS, district_file
+from gthfx.app.classify import classify
+from gthfx.cli.main import app
+from gthfx.report.review_workbook import CLERK_HEADERS, KEY_HEADERS, district_file
+from gthfx.settings.config import RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -232,7 +232,13 @@ def test_import_lists_every_problem_and_writes_nothing(run: Path, tmp_path: Path
         },
     )
     out = tmp_path / "plain"
-    command = [sys.executable, "-c", "from gthfx.cli import main; main()", "review", "import"]
+    command = [
+        sys.executable,
+        "-c",
+        "from gthfx.cli.main import main; main()",
+        "review",
+        "import",
+    ]
     proc = subprocess.run(
         [*command, str(path), "--out", str(out)],
         capture_output=True,

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gthfx.rules.cases import load_cases, run_case
-from gthfx.sources import load_sources
+from gthfx.app.rule_cases import run_case
+from gthfx.rules.cases import load_cases
+from gthfx.settings.sources import load_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE_FILES = sorted((ROOT / "rules" / "cases").glob("*.yaml"))

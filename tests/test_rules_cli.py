@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gthfx.cli import app
+from gthfx.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(__file__).parent / "fixtures" / "lint"

@@ -9,7 +9,7 @@ import pytest
 
 from gthfx.rules.grammar import parse_expression
 from gthfx.rules.lint import Finding, always_true, has_errors, lint_file, lint_rules
-from gthfx.sources import load_sources
+from gthfx.settings.sources import load_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(__file__).parent / "fixtures" / "lint"

@@ -11,7 +11,7 @@ import pytest
 from gthfx.errors import RulesError
 from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.model import load_ruleset, ruleset_in_force
-from gthfx.sources import load_sources
+from gthfx.settings.sources import load_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"

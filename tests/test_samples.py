@@ -20,7 +20,7 @@ import pytest
 import yaml
 from stdnum.cn import uscc as stdnum_uscc
 
-from gthfx.samples import EXTRA_HEADERS, SamplesResult, generate_samples
+from gthfx.tools.samples import EXTRA_HEADERS, SamplesResult, generate_samples
 
 SOURCES = Path(__file__).resolve().parents[1] / "src" / "gthfx" / "defaults" / "sources.yaml"
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -600,7 +600,7 @@ def test_200k_csv(tmp_path: Path) -> None:
 
 
 def test_chunked_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gthfx.samples as samples
+    import gthfx.tools.samples as samples
 
     monkeypatch.setattr(samples, "CHUNK_ROWS", 700)
     monkeypatch.setattr(samples, "XLSX_MAX_ROWS", 300)

@@ -11,12 +11,18 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from gthfx import pipeline, simulate
-from gthfx.cli import app
-from gthfx.config import RunOptions
+from gthfx.app import simulate
+from gthfx.app.classify import classify
+from gthfx.app.simulate import (
+    Scenario,
+    parse_scenario,
+    parse_value,
+    scenarios_from_arguments,
+)
+from gthfx.cli.main import app
+from gthfx.engines import memory
 from gthfx.errors import ConfigError, RulesError
-from gthfx.pipeline import classify
-from gthfx.simulate import Scenario, parse_scenario, parse_value, scenarios_from_arguments
+from gthfx.settings.config import RunOptions
 from test_classify import ANNUAL_ROWS, RULES, run_cli, write_extracts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +144,7 @@ def test_two_scenarios_load_the_data_once(
     tmp_path: Path, paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"load_joined": 0, "load_extract": 0}
-    real_joined, real_extract = simulate.load_joined, pipeline.load_extract
+    real_joined, real_extract = simulate.load_joined, memory.load_extract
 
     def counting_joined(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["load_joined"] += 1
@@ -149,7 +155,7 @@ def test_two_scenarios_load_the_data_once(
         return real_extract(*args, **kwargs)
 
     monkeypatch.setattr(simulate, "load_joined", counting_joined)
-    monkeypatch.setattr(pipeline, "load_extract", counting_extract)
+    monkeypatch.setattr(memory, "load_extract", counting_extract)
     result = simulate.simulate(
         options(paths, tmp_path / "runs"),
         [

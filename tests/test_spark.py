@@ -1,8 +1,8 @@
-"""The Spark rendering of the ruleset SQL (`gthfx.rules.sql.ruleset_sql(..., "spark")`) run on
+"""The Spark rendering of the ruleset SQL (`gthfx.rules.to_sql.ruleset_sql(..., "spark")`) run on
 PySpark in local mode against the shipped samples: the same tier, rule id, reasons (in the same
 order) and derived fields as the Polars engine, business by business. Likewise for
-`gthfx.sqlprep.outcomes_sql` (validation, duplicates, the join and the ruleset in one query over
-the tables `annual`, `tax` and `social`).
+`gthfx.rules.to_sql.outcomes_sql` (validation, duplicates, the join and the ruleset in one
+query over the tables `annual`, `tax` and `social`).
 
 These tests are marked `spark` and deselected by the default pytest options (pyproject.toml), so
 `make test` neither runs nor counts them. `make test-spark` installs the `spark` extra from
@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pytest
 
-from gthfx.config import RunOptions
-from gthfx.load import load_extract
-from gthfx.pipeline import compile_for, load_joined, type_extracts, type_joined
+from gthfx.engines.memory import load_joined, type_extracts, type_joined
+from gthfx.ingest.load import load_extract
+from gthfx.ingest.sqlprep import platform_readers, platform_tables
+from gthfx.ingest.validate import type_rows
 from gthfx.progress import Reporter
-from gthfx.rules.sql import TABLE, ruleset_sql
-from gthfx.sources import EXTRACTS, load_sources
-from gthfx.sqlprep import outcomes_sql, platform_readers, platform_tables
-from gthfx.validate import type_rows
+from gthfx.rules.plan import compile_for
+from gthfx.rules.to_sql import TABLE, outcomes_sql, ruleset_sql
+from gthfx.settings.config import RunOptions
+from gthfx.settings.sources import EXTRACTS, load_sources
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -1,4 +1,4 @@
-"""The SQL engine (`gthfx.rules.sql`, `gthfx compile-sql`) against the Polars engine: the same
+"""The SQL engine (`gthfx.rules.to_sql`, `gthfx compile-sql`) against the Polars engine: the same
 outcomes, rule ids and reasons on the shipped samples and on generated edge cases."""
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from gthfx.cli import app
-from gthfx.config import RunOptions
+from gthfx.cli.main import app
+from gthfx.engines.memory import load_joined, type_joined
 from gthfx.errors import ConfigError
-from gthfx.pipeline import load_joined, type_joined
 from gthfx.progress import Reporter
 from gthfx.rules.compiler import FIELD_KINDS, Kind, Scope, compile_node
 from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.grammar import parse_expression
 from gthfx.rules.model import RulesetFile, with_parameters
-from gthfx.rules.sql import expression_sql, ruleset_sql
-from gthfx.sources import SourcesMapping, load_sources
+from gthfx.rules.to_sql import expression_sql, ruleset_sql
+from gthfx.settings.config import RunOptions
+from gthfx.settings.sources import SourcesMapping, load_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = date(2024, 7, 1)

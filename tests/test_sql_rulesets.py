@@ -27,15 +27,15 @@ import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from gthfx.join import data_problem_checks
-from gthfx.parse import POLARS_TYPES
-from gthfx.rules import sql as sql_module
+from gthfx.ingest.join import data_problem_checks
+from gthfx.ingest.parse import POLARS_TYPES
+from gthfx.ingest.validate import problem_reasons
+from gthfx.rules import to_sql as sql_module
 from gthfx.rules.compiler import FIELD_KINDS, Kind
 from gthfx.rules.engine import apply_ruleset, compile_ruleset, reason_names, with_reasons
 from gthfx.rules.model import RulesetFile, load_ruleset
-from gthfx.rules.sql import DIALECTS, ruleset_sql
-from gthfx.sources import load_sources
-from gthfx.validate import problem_reasons
+from gthfx.rules.to_sql import DIALECTS, ruleset_sql
+from gthfx.settings.sources import load_sources
 
 SOURCES = load_sources(None)
 FIELD_TYPES: dict[str, str] = dict(SOURCES.field_types())
@@ -515,7 +515,7 @@ def test_random_rulesets_compile_in_every_dialect(
 
 
 class _Strict:
-    """The `sqlglot.exp` module as `gthfx.rules.sql` sees it, with `>=` and `<=` emitted as the
+    """The `sqlglot.exp` module as `gthfx.rules.to_sql` sees it, with `>=` and `<=` emitted as the
     strict `>` and `<` (an off-by-one at every threshold)."""
 
     def __getattr__(self, name: str) -> Any:

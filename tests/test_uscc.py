@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
-from gthfx import uscc
+from gthfx.ingest import uscc
 
 WORKED_EXAMPLE = "92420102MA4K1B2C9D"  # SPEC §4
 

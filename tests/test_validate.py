@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
-from gthfx import uscc, validate
-from gthfx.load import FileInfo, RawExtract, load_extract
-from gthfx.sources import ExtractSpec, load_sources
-from gthfx.validate import CONFLICT, ORPHAN, OTHER_YEAR, ValidatedExtract, validate_extract
+from gthfx.ingest import uscc, validate
+from gthfx.ingest.load import FileInfo, RawExtract, load_extract
+from gthfx.ingest.validate import ValidatedExtract, validate_extract
+from gthfx.settings.sources import ExtractSpec, load_sources
+from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR
 
 SOURCES = load_sources()
 ANNUAL = SOURCES.extracts["annual"]

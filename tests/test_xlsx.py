@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 
-from gthfx.xlsx import column_letter, write_xlsx
+from gthfx.report.xlsx import column_letter, write_xlsx
 
 
 def sample() -> pl.DataFrame:
@@ -57,9 +57,9 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
 
 
 def test_many_rows_span_chunks(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import gthfx.xlsx
+    import gthfx.report.xlsx
 
-    monkeypatch.setattr(gthfx.xlsx, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(gthfx.report.xlsx, "CHUNK_ROWS", 7)
     frame = pl.DataFrame({"n": list(range(50)), "s": [f"行{i}" for i in range(50)]})
     write_xlsx(tmp_path / "t.xlsx", [("a", frame)])
     rows = list(openpyxl.load_workbook(tmp_path / "t.xlsx")["a"].iter_rows(values_only=True))

@@ -22,19 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from gthfx import uscc
 from gthfx.errors import RulesError
-from gthfx.load import FileInfo, RawExtract
-from gthfx.rules.engine import compile_ruleset
-from gthfx.rules.model import ruleset_in_force, with_parameters
-from gthfx.sources import EXTRACTS, SourcesMapping
-from gthfx.yamlio import load_yaml
+from gthfx.ingest.load import FileInfo, RawExtract
+from gthfx.settings.sources import EXTRACTS, SourcesMapping
+from gthfx.settings.yamlio import load_yaml
 
 DEFAULT_USCC = "92420102MA4K1B2C9D"
 EXPECT_KEYS = {"tier", "rule_id", "reasons", "flags"}
@@ -121,7 +117,7 @@ def load_cases(path: Path) -> list[RuleCase]:
     return out
 
 
-def _raw_extract(
+def raw_extract(
     extract: str, rows: list[dict[str, Any]], sources: SourcesMapping, typing: SourcesMapping
 ) -> RawExtract:
     """The rows of a case as a raw extract: every field of the mapping may be given, the fields
@@ -153,23 +149,3 @@ def _raw_extract(
         ignored_columns=(),
     )
     return RawExtract(name=extract, frame=frame, files=[info])
-
-
-def run_case(case: RuleCase, rules: Path, sources: SourcesMapping) -> CaseResult:
-    # imported here: the pipeline imports the rules package
-    from gthfx.pipeline import type_extracts
-
-    ruleset = ruleset_in_force(rules, case.run_date)
-    if case.parameters:
-        ruleset = with_parameters(ruleset, case.parameters)
-    compiled = compile_ruleset(ruleset, sources.field_types(), case.run_date)
-    typing = sources.for_typing(set(compiled.reads))
-    raws = {e: _raw_extract(e, case.given[e], sources, typing) for e in EXTRACTS}
-    typed = type_extracts({e: partial(raws.get, e) for e in EXTRACTS}, compiled, typing)  # type: ignore[misc]
-    target = pl.select(uscc.normalise(pl.lit(str(case.given["annual"][0]["uscc"])))).item()
-    row = typed.outcomes.filter(pl.col("uscc") == target)
-    actual: dict[str, Any] = {"tier": None}
-    if row.height:
-        first = row.row(0, named=True)
-        actual = {k: first[k] for k in ("tier", "rule_id", "reasons", "flags")}
-    return CaseResult(case=case, actual=actual)

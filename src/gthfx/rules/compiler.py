@@ -18,17 +18,7 @@ from typing import Literal as TypingLiteral
 
 import polars as pl
 
-from gthfx.rules.grammar import (
-    Binary,
-    Call,
-    In,
-    IsMissing,
-    ListOf,
-    Literal,
-    Name,
-    Node,
-    Unary,
-)
+from gthfx.rules.grammar import Binary, Call, In, IsMissing, ListOf, Literal, Name, Node, Unary
 
 Kind = TypingLiteral["number", "text", "date", "bool", "list"]
 FIELD_KINDS: dict[str, Kind] = {

@@ -10,13 +10,11 @@ from typing import Any
 import polars as pl
 
 from gthfx.errors import RulesError
+from gthfx.ingest.validate import bit_mask
 from gthfx.rules.compiler import FIELD_KINDS, CompileError, Kind, Scope, Typed, compile_node
 from gthfx.rules.grammar import ExprSyntaxError, names_in, parse_expression
-from gthfx.rules.model import TIER_LABELS, RulesetFile
-from gthfx.validate import bit_mask
-
-EXCLUDED = "excluded"
-OUTCOME_ORDER = ("survival", "growth", "development", EXCLUDED)
+from gthfx.rules.model import RulesetFile
+from gthfx.vocab import EXCLUDED, TIER_LABELS
 
 
 @dataclass(frozen=True)

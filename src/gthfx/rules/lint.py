@@ -47,9 +47,7 @@ from gthfx.rules.grammar import (
     parse_expression,
     walk,
 )
-from gthfx.rules.grammar import (
-    Literal as Lit,
-)
+from gthfx.rules.grammar import Literal as Lit
 from gthfx.rules.model import Ruleset, RulesetFile, _read_with_base, load_ruleset, ruleset_files
 
 Severity = Literal["error", "warning"]

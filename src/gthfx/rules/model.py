@@ -9,22 +9,15 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gthfx.errors import RulesError
 from gthfx.rules.compiler import value_kind
-from gthfx.yamlio import load_yaml, pydantic_location
+from gthfx.settings.yamlio import load_yaml, pydantic_location
+from gthfx.vocab import TierId
 
-TierId = Literal["survival", "growth", "development"]
-TIERS: tuple[str, ...] = ("survival", "growth", "development")  # ascending: up / down follow it
-TIER_LABELS = {
-    "survival": "生存型",
-    "growth": "成长型",
-    "development": "发展型",
-    "excluded": "不参与分型",
-}
 ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 
 

@@ -1,0 +1,214 @@
+"""`gthfx rules show | check | test`: arguments → one library call → rich tables → exit code."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gthfx.app.rule_cases import run_case, trace_case
+from gthfx.errors import ConfigError, RulesError
+from gthfx.rules.cases import CaseResult, load_cases
+from gthfx.rules.lint import has_errors, lint_rules
+from gthfx.rules.model import ruleset_in_force
+from gthfx.settings.config import load_config
+from gthfx.settings.sources import load_sources
+from gthfx.vocab import TIER_LABELS
+
+rules_app = typer.Typer(
+    help="规则 rulesets: show the ruleset in force, lint the rulesets, run the rule cases.\n\n"
+    "Example: gthfx rules show --date 2024-07-01\n\n"
+    "Example: gthfx rules check\n\n"
+    "Example: gthfx rules test",
+    no_args_is_help=True,
+)
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules", help="Ruleset file or folder (default: `rules:` of gthfx.yaml, else rules/)."
+    ),
+]
+
+
+def _rules_path(rules: Path | None) -> Path:
+    if rules is not None:
+        return rules
+    cfg = load_config(None)
+    return cfg.base / cfg.rules
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "—(空)"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@rules_app.command("show")
+def show_command(
+    run_date: Annotated[str, typer.Option("--date", help="Date D, YYYY-MM-DD.")],
+    rules: RulesOption = None,
+) -> None:
+    """Print the ruleset in force on date D as tables in Chinese, to check against the document.
+
+    Example: gthfx rules show --date 2024-07-01
+
+    Example: gthfx rules show --date 2023-07-01 --rules rules/
+    """
+    try:
+        when = date.fromisoformat(run_date)
+    except ValueError:
+        raise ConfigError(
+            f"--date {run_date!r} is not a date", hint="write it as YYYY-MM-DD"
+        ) from None
+    loaded = ruleset_in_force(_rules_path(rules), when)
+    rs = loaded.ruleset
+    console = _console()
+    head = Table(title=f"规则集 ruleset in force on {when}", show_header=False)
+    head.add_column("项目", overflow="fold")
+    head.add_column("内容", overflow="fold")
+    head.add_row("编号 id", rs.id)
+    head.add_row("名称 title", rs.title)
+    head.add_row("生效日期 effective", f"{rs.effective_from} 至 {rs.effective_to or '(未定)'}")
+    head.add_row("依据 source", rs.source)
+    head.add_row("文件 file", str(loaded.path))
+    head.add_row("sha256", loaded.sha256)
+    console.print(head)
+    params = Table(title="参数 parameters")
+    for column in ("名称 name", "说明", "值", "单位", "依据"):
+        params.add_column(column, overflow="fold")
+    for name, p in rs.parameters.items():
+        params.add_row(name, p.label, _show(p.value), p.unit, p.source)
+    console.print(params)
+    derived = Table(title="派生字段 derived fields (按顺序计算)")
+    for column in ("编号 id", "说明", "计算式 expression"):
+        derived.add_column(column, overflow="fold")
+    for d in rs.derived:
+        derived.add_row(d.id, d.label, d.expr)
+    console.print(derived)
+    basics = Table(title="基础条件 basic conditions (须全部满足)")
+    for column in ("编号 id", "说明", "条件 condition"):
+        basics.add_column(column, overflow="fold")
+    for c in rs.basic_conditions:
+        basics.add_row(c.id, c.label, c.when)
+    console.print(basics)
+    tiers = Table(title="分型规则 tier rules (按顺序,先满足者生效)")
+    for column in ("序号", "编号 id", "分型", "说明", "条件 condition"):
+        tiers.add_column(column, overflow="fold")
+    for i, t in enumerate(rs.tiers, 1):
+        tiers.add_row(str(i), t.id, TIER_LABELS[t.tier], t.label, t.when or "默认 default")
+    console.print(tiers)
+
+
+@rules_app.command("check")
+def check_command(rules: RulesOption = None) -> None:
+    """Lint every ruleset file before any data is read; exit 2 on errors.
+
+    Checks unknown fields (with a close-match hint), type mismatches, parameters without unit
+    or source or never used, a missing default, unreachable tier rules (a sampled check among
+    them), overlapping or gapped effective dates. Each finding names the file, the line and the
+    rule. Exit 0 when there are no errors (warnings are printed, not fatal), 2 when there is one.
+
+    Example: gthfx rules check
+
+    Example: gthfx rules check --rules rules/reference-2024.yaml
+    """
+    location = _rules_path(rules)
+    findings = lint_rules(location, load_sources().field_types())
+    console = _console()
+    for finding in findings:
+        style = "red" if finding.severity == "error" else "yellow"
+        console.print(str(finding), style=style, markup=False)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    console.print(f"{location}: {errors} error(s), {warnings} warning(s)")
+    if has_errors(findings):
+        raise typer.Exit(2)
+
+
+def _expected_actual(result: CaseResult) -> Table:
+    table = Table(show_header=True, title="期望 expected / 实际 actual")
+    table.add_column("", overflow="fold")
+    table.add_column("期望 expected", overflow="fold")
+    table.add_column("实际 actual", overflow="fold")
+    for key in ("tier", "rule_id", "reasons", "flags"):
+        if key in result.case.expect or key in result.actual:
+            want = result.case.expect.get(key, "(不检查)")
+            got = result.actual.get(key)
+            mark = "" if key not in result.case.expect or want == got else " ✗"
+            table.add_row(key + mark, str(want), str(got))
+    return table
+
+
+@rules_app.command("test")
+def test_command(
+    rules: RulesOption = None,
+    cases: Annotated[
+        Path | None, typer.Option("--cases", help="Case file or folder (default: <rules>/cases).")
+    ] = None,
+) -> None:
+    """Run the rule cases; print expected, actual and a trace for each failure; exit 2 on one.
+
+    A case (YAML) gives a run date, input values per extract and the expected outcome; it runs
+    through the same validate → join → rules path as classify. Each failing case prints the
+    expected and actual outcome and a trace: the derived values and every basic condition's and
+    tier rule's result. Exit 0 when all pass, 2 when a case fails (fix the rules or the case).
+
+    Example: gthfx rules test
+
+    Example: gthfx rules test --rules rules/ --cases rules/cases/reference-2024.yaml
+    """
+    location = _rules_path(rules)
+    case_location = cases or (location if location.is_dir() else location.parent) / "cases"
+    if case_location.is_file():
+        files = [case_location]
+    elif case_location.is_dir():
+        files = sorted(p for p in case_location.glob("*.yaml") if not p.name.startswith("_"))
+    else:
+        raise RulesError(f"{case_location}: no such case file or folder")
+    if not files:
+        raise RulesError(f"{case_location}: no case files (*.yaml) found")
+    sources = load_sources()
+    results = [run_case(case, location, sources) for f in files for case in load_cases(f)]
+    console = _console()
+    table = Table(title=f"规则用例 rule cases ({case_location})")
+    table.add_column("文件 file", overflow="fold")
+    table.add_column("用例 case", overflow="fold")
+    table.add_column("结果", justify="center", overflow="fold")
+    for r in results:
+        table.add_row(r.case.file.name, r.case.name, "✓" if r.passed else "✗")
+    console.print(table)
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        console.print(f"\n✗ {r.case.file}: {r.case.name} (run date {r.case.run_date})", style="red")
+        console.print(_expected_actual(r))
+        trace = trace_case(r.case, location, sources)
+        console.print(f"trace (ruleset {trace.ruleset_id}):")
+        for name, label, value in trace.derived:
+            console.print(f"  {name} {label} = {_show(value)}", markup=False)
+        for cid, label, holds in trace.conditions:
+            console.print(f"  基础条件 {cid} {label}: {'✓ 满足' if holds else '✗ 不满足'}")
+        for rid, tier, matches in trace.tiers:
+            state = "默认 default" if matches is None else ("✓ 满足" if matches else "✗ 不满足")
+            console.print(f"  分型规则 {rid} ({TIER_LABELS[tier]}): {state}")
+        if not trace.derived and not trace.conditions:
+            console.print("  (the business has no row after validation: see its data problems)")
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(2)

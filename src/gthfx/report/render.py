@@ -1,0 +1,87 @@
+"""Clerk renderings of a run: CSV (UTF-8 with BOM) and an Excel workbook, with Chinese headers.
+
+Both respect Excel's sheet limit of 1 048 576 rows: a longer table goes to several sheets
+(生存型, 生存型(2), …) and several CSV files (…_2.csv), each with its header row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+
+from gthfx.report.xlsx import XlsxWriter
+
+EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, the header included
+SHEET_NAME_LIMIT = 31
+
+
+def as_text_table(frame: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
+    """Select and rename for clerks; lists joined with '、', dates as YYYY-MM-DD."""
+    columns = []
+    seen: set[str] = set()
+    for name, header in headers.items():
+        if name not in frame.columns:
+            continue
+        if header in seen:  # two columns with one label: keep both, told apart by name
+            header = f"{header}({name})"
+        seen.add(header)
+        col = pl.col(name)
+        dtype = frame.schema[name]
+        if isinstance(dtype, pl.List):
+            col = col.list.join("、")
+        elif dtype == pl.Date:
+            col = col.dt.strftime("%Y-%m-%d")
+        columns.append(col.alias(header))
+    return frame.select(columns)
+
+
+def chunks(frame: pl.DataFrame | pl.LazyFrame | Path) -> Iterator[pl.DataFrame]:
+    """A frame, a query or a Parquet file in pieces that each fit one Excel sheet (with its
+    header row). A query or a file is read one piece at a time."""
+    per = EXCEL_MAX_ROWS - 1
+    if isinstance(frame, pl.LazyFrame | Path):
+        lazy = pl.scan_parquet(frame) if isinstance(frame, Path) else frame
+        height = lazy.select(pl.len()).collect().item()
+        if height == 0:
+            yield lazy.collect()
+        for start in range(0, height, per):
+            yield lazy.slice(start, per).collect()
+        return
+    if frame.height <= per:
+        yield frame
+        return
+    for start in range(0, frame.height, per):
+        yield frame.slice(start, per)
+
+
+class ClerkTables:
+    """Writes each clerk table as CSV (UTF-8 with BOM) and as a sheet of one workbook, a piece
+    of at most one Excel sheet at a time: `name.csv`, `name_2.csv`, … and sheets `name`,
+    `name(2)`, …. Only one piece is ever held as text."""
+
+    def __init__(self, folder: Path, workbook: str | None) -> None:
+        self.folder = folder
+        self.book = XlsxWriter(folder / workbook, title=Path(workbook).stem) if workbook else None
+
+    def add(
+        self,
+        name: str,
+        frame: pl.DataFrame | pl.LazyFrame | Path,
+        to_text: Callable[[pl.DataFrame], pl.DataFrame],
+        *,
+        csv: bool = True,
+    ) -> None:
+        for index, piece in enumerate(chunks(frame), start=1):
+            table = to_text(piece)
+            if csv:
+                suffix = "" if index == 1 else f"_{index}"
+                table.write_csv(self.folder / f"{name}{suffix}.csv", include_bom=True)
+            if self.book is not None:
+                sheet = name if index == 1 else f"{name}({index})"
+                self.book.add_sheet(sheet[:SHEET_NAME_LIMIT], table)
+
+    def close(self) -> None:
+        if self.book is not None:
+            self.book.close()

@@ -1,0 +1,129 @@
+"""The project config (`gthfx.yaml`) and the options of one run, as frozen pydantic models."""
+
+from __future__ import annotations
+
+import glob
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gthfx.errors import ConfigError
+from gthfx.settings.sources import EXTRACTS
+from gthfx.settings.yamlio import load_yaml, pydantic_location
+
+CONFIG_NAME = "gthfx.yaml"
+
+
+class ProjectConfig(BaseModel):
+    """gthfx.yaml. Paths are relative to the file; extract paths may hold `{year}` (year of the
+    run date), `{report_year}` (the year before) and `{date}` (YYYY-MM-DD), and glob patterns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    out: str = "runs"
+    rules: str = "rules"
+    sources: str | None = None
+    encoding: str | None = None
+    excel: bool = True
+    extracts: dict[str, list[str]] = Field(default_factory=dict)
+
+    base: Path = Field(default=Path("."), exclude=True)
+
+
+ENGINES = ("polars", "duckdb")  # see `gthfx.engines.outofcore` for the second
+DEFAULT_MEMORY_LIMIT = "2GB"  # the DuckDB engine's cap when --memory-limit is not given
+
+
+class RunOptions(BaseModel):
+    """Everything one classify run needs, resolved: dates, file lists and folders."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_date: date
+    inputs: dict[str, tuple[Path, ...]]
+    out: Path
+    rules: Path
+    sources: Path | None = None
+    encoding: str | None = None
+    force: bool = False
+    against: Path | None = None
+    excel: bool = True
+    command: tuple[str, ...] = ()
+    engine: Literal["polars", "duckdb"] = "polars"
+    memory_limit: str | None = None  # the DuckDB engine's cap (e.g. "2GB")
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        """The DuckDB engine's cap: --memory-limit, else DEFAULT_MEMORY_LIMIT."""
+        return self.memory_limit or DEFAULT_MEMORY_LIMIT
+
+
+def load_config(path: Path | None) -> ProjectConfig:
+    """The config at `path`, else ./gthfx.yaml when present, else the defaults."""
+    if path is None:
+        candidate = Path(CONFIG_NAME)
+        if not candidate.exists():
+            return ProjectConfig()
+        path = candidate
+    raw = load_yaml(path, ConfigError) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    try:
+        config = ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{path}: {pydantic_location(first['loc'])}: {first['msg']}") from None
+    unknown = sorted(set(config.extracts) - set(EXTRACTS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: extracts: unknown extract(s) {', '.join(unknown)}",
+            hint=f"known: {', '.join(EXTRACTS)}",
+        )
+    return config.model_copy(update={"base": path.parent})
+
+
+def expand(patterns: list[str], run_date: date, base: Path, extract: str) -> tuple[Path, ...]:
+    """Fill the templates, resolve against `base`, expand globs; a pattern matching nothing is
+    an error (a missing district file must not go unnoticed)."""
+    values = {"year": run_date.year, "report_year": run_date.year - 1, "date": run_date.isoformat()}
+    out: list[Path] = []
+    for pattern in patterns:
+        try:
+            filled = pattern.format(**values)
+        except (KeyError, IndexError, ValueError):
+            raise ConfigError(
+                f"extracts.{extract}: bad template {pattern!r}",
+                hint="templates are {year}, {report_year} and {date}",
+            ) from None
+        path = Path(filled)
+        if not path.is_absolute():
+            path = base / path
+        if glob.has_magic(str(path)):
+            matches = sorted(Path(p) for p in glob.glob(str(path)))
+            if not matches:
+                raise ConfigError(f"extracts.{extract}: no file matches {path}")
+            out.extend(matches)
+        else:
+            out.append(path)
+    return tuple(out)
+
+
+def resolve_inputs(
+    config: ProjectConfig, run_date: date, given: dict[str, list[Path]]
+) -> dict[str, tuple[Path, ...]]:
+    """Files per extract: the command line wins over gthfx.yaml; every extract needs a file."""
+    inputs: dict[str, tuple[Path, ...]] = {}
+    for extract in EXTRACTS:
+        if given.get(extract):
+            inputs[extract] = expand([str(p) for p in given[extract]], run_date, Path("."), extract)
+        elif config.extracts.get(extract):
+            inputs[extract] = expand(config.extracts[extract], run_date, config.base, extract)
+        else:
+            raise ConfigError(
+                f"no {extract} extract given",
+                hint=f"pass --{extract} FILE, or list it under `extracts.{extract}` "
+                f"in {CONFIG_NAME}",
+            )
+    return inputs
