@@ -19,7 +19,7 @@ import polars as pl
 
 from gthfx.app.classify import RunResult, summarise
 from gthfx.app.review_input import Correction, Decision, ReviewInput, raise_problems, read_review
-from gthfx.engines.memory import Typed, _typed, load_prepared
+from gthfx.engines.memory import Typed, load_prepared, type_prepared
 from gthfx.errors import ConfigError, InputError, RunError
 from gthfx.ingest.load import sha256_of
 from gthfx.progress import Reporter
@@ -309,7 +309,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                     f"row whose {item.field} ({item.label}) could be corrected"
                 )
         raise_problems(problems)
-        typed = _typed(prepared, compiled, sources, reporter)
+        typed = type_prepared(prepared, compiled, sources, reporter)
         outcomes = _apply_decisions(typed.outcomes, review.decisions)
         typed = Typed(
             compiled=typed.compiled,

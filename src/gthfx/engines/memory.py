@@ -78,7 +78,7 @@ def load_prepared(
 def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
     """Load, validate, join and type: everything but writing."""
     prepared, compiled, sources = load_prepared(options, reporter)
-    return _typed(prepared, compiled, sources, reporter)
+    return type_prepared(prepared, compiled, sources, reporter)
 
 
 def load_joined(
@@ -100,12 +100,12 @@ def type_extracts(
 ) -> Typed:
     """Validate, join and type extracts (read from files, or built by rule cases)."""
     reporter = reporter or Reporter(quiet=True)
-    return _typed(
+    return type_prepared(
         prepare_extracts(readers, compiled, sources, reporter), compiled, sources, reporter
     )
 
 
-def _typed(
+def type_prepared(
     prepared: Prepared, compiled: CompiledRuleset, sources: SourcesMapping, reporter: Reporter
 ) -> Typed:
     with reporter.stage("type", "分型 typing"):

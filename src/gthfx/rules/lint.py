@@ -48,7 +48,7 @@ from gthfx.rules.grammar import (
     walk,
 )
 from gthfx.rules.grammar import Literal as Lit
-from gthfx.rules.model import Ruleset, RulesetFile, _read_with_base, load_ruleset, ruleset_files
+from gthfx.rules.model import Ruleset, RulesetFile, load_ruleset, read_with_base, ruleset_files
 
 Severity = Literal["error", "warning"]
 SAMPLE_ROWS = 4000
@@ -189,7 +189,7 @@ def _validation_findings(
 def _load_findings(path: Path, lines: _Lines) -> list[Finding]:
     """Why a file does not load, as findings with lines where the problem has one."""
     try:
-        raw, _ = _read_with_base(path)
+        raw, _ = read_with_base(path)
     except GthfxError as exc:
         match = re.search(r"^(.*?):(\d+):\d+: ", exc.message)
         if match:

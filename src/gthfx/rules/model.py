@@ -118,7 +118,7 @@ class RulesetFile:
     ruleset: Ruleset
 
 
-def _read_with_base(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], bytes]:
+def read_with_base(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], bytes]:
     """The ruleset mapping of `path`, with `extends: OTHER.yaml` resolved: the file's own
     top-level keys replace the base's, except `parameters`, which are merged name by name."""
     if path.resolve() in chain:
@@ -131,14 +131,14 @@ def _read_with_base(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str,
     base_name = raw.pop("extends", None)
     if base_name is None:
         return raw, content
-    base, base_content = _read_with_base(path.parent / str(base_name), (*chain, path.resolve()))
+    base, base_content = read_with_base(path.parent / str(base_name), (*chain, path.resolve()))
     merged = {**base, **raw}
     merged["parameters"] = {**(base.get("parameters") or {}), **(raw.get("parameters") or {})}
     return merged, base_content + content
 
 
 def load_ruleset(path: Path) -> RulesetFile:
-    raw, content = _read_with_base(path)
+    raw, content = read_with_base(path)
     try:
         ruleset = Ruleset.model_validate(raw)
     except ValidationError as exc:
