@@ -22,7 +22,7 @@ from polars.testing import assert_frame_equal
 from gthfx.app.classify import classify
 from gthfx.app.review_input import CORRECTION_COLUMNS
 from gthfx.engines import outofcore as duck
-from gthfx.engines.memory import _typed_batch, type_extracts
+from gthfx.engines.memory import type_extracts, typed_batch
 from gthfx.ingest import uscc
 from gthfx.ingest.load import FileInfo, RawExtract, load_extract
 from gthfx.ingest.sqlprep import platform_readers, platform_tables
@@ -193,7 +193,7 @@ def test_platform_sql_over_extract_tables_agrees_with_polars(tmp_path: Path) -> 
             e,
             list(options.inputs[e]),
             sources.extracts[e],
-            transform=partial(_typed_batch, extract=e, spec=sources.extracts[e], correct=None),
+            transform=partial(typed_batch, extract=e, spec=sources.extracts[e], correct=None),
         )
         for e in EXTRACTS
     }
@@ -313,8 +313,8 @@ def test_sql_validation_agrees_with_polars(
         con.register(extract, r.frame.with_columns(pl.col("_code_status").cast(pl.String)))
     with tempfile.TemporaryDirectory() as work:
         got = duck.type_tables(con, _COMPILED, _SOURCES, raw, Path(work), Reporter(quiet=True))
-        outcomes = pl.concat([pl.read_parquet(p) for p in got.outcomes.values()]).sort("uscc")
-        rejects = pl.read_parquet(got.rejects)
+        outcomes = pl.concat([t.lazy().collect() for t in got.outcomes.values()]).sort("uscc")
+        rejects = got.rejects.lazy().collect()
     assert_frame_equal(outcomes, want.outcomes.with_columns(pl.lit(False).alias("decided")))
     assert_frame_equal(rejects, want.rejects)
     assert got.accounting == want.accounting

@@ -1,25 +1,31 @@
-"""The yearly typing run as one library call: `classify(options) -> RunResult`. Never prints."""
+"""The yearly typing run as one library call: `classify(options) -> RunResult`. Never prints.
+
+The engine comes from the registry (`gthfx.engines`) by name; the ruleset is compiled once and
+handed to it; whatever engine typed the run, the same finishing step (`finish_run`: counts,
+run folder, result) writes it — recheck finishes its runs with it too."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from gthfx.engines.base import Stored, Typed
-from gthfx.engines.memory import type_businesses
+from gthfx import engines
+from gthfx.engines.base import FileTable, Table, TypedRun
 from gthfx.errors import ConfigError, RunError
 from gthfx.ingest.load import sha256_of
 from gthfx.ingest.validate import Accounting
 from gthfx.progress import Reporter
-from gthfx.report.labels import cause_words
 from gthfx.report.regions import region_name
-from gthfx.runs.changes import change_counts, change_log, diff_outcomes
-from gthfx.runs.layout import check_target, previous_run, run_lock
-from gthfx.runs.reader import outcome_paths, read_outcomes
+from gthfx.report.render import ClerkTables
+from gthfx.rules.plan import compile_for
+from gthfx.runs.changes import change_counts, change_log
+from gthfx.runs.layout import check_target, previous_run, run_lock, workspace
+from gthfx.runs.reader import outcome_paths
 from gthfx.runs.writer import write_run
 from gthfx.settings.config import RunOptions
 from gthfx.vocab import OUTCOME_ORDER
@@ -48,7 +54,7 @@ def summarise(
     outcomes: pl.DataFrame | pl.LazyFrame,
 ) -> tuple[dict[str, int], pl.DataFrame]:
     """Counts per outcome, and per district (one row per region code, one column per outcome).
-    A lazy frame (the outcome files of an out-of-core run) is read as a stream."""
+    A lazy frame (the outcome tables of a typed run) is read as a stream."""
     lazy = outcomes.lazy()
     counts = {name: 0 for name in OUTCOME_ORDER}
     for tier, n in lazy.group_by("tier").len().collect().iter_rows():
@@ -68,86 +74,90 @@ def summarise(
 
 
 def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult:
-    """The 1 July run: type every business of the annual extract and write the run folder —
-    with the Polars engine, or out of core with DuckDB (`options.engine`, see
-    `gthfx.engines.outofcore`)."""
+    """The 1 July run: type every business of the annual extract with the engine named by
+    `options.engine` and write the run folder, its change log against the previous run."""
     reporter = reporter or Reporter(quiet=True)
-    if options.memory_limit is not None and options.engine != "duckdb":
+    engine = engines.get(options.engine)
+    if options.memory_limit is not None and not engine.memory_capped:
+        capped = engines.capable("memory_capped")
         raise ConfigError(
-            "--memory-limit applies to the DuckDB engine only", hint="add --engine duckdb"
+            f"--memory-limit applies to the {' / '.join(e.label for e in capped)} engine only",
+            hint=f"add --engine {' or '.join(e.name for e in capped)}",
         )
     with run_lock(options.out):
         target = check_target(options.out, options.run_date, options.force)
         against = options.against or previous_run(options.out, options.run_date)
-        if against is not None and against.resolve() == target.resolve():
-            raise RunError(f"{against}: a run cannot be compared with itself")
-        if options.engine == "duckdb":
-            from gthfx.engines import outofcore as duck
-
-            with duck.workspace(options.out, options.run_date) as work:
-                stored = duck.type_out_of_core(options, reporter, work)
-                with reporter.stage("changes", "对比上次 comparing with the previous run"):
-                    if against is not None:
-                        outcome_paths(against)  # an incomplete run folder is an error
-                    changes: pl.DataFrame | Path = change_log(
-                        against, stored, work, options.duckdb_memory_limit
-                    )
-                counts, by_district = summarise(pl.scan_parquet(list(stored.outcomes.values())))
-                _write(options, target, stored, changes, counts, by_district, against, reporter)
-            typed_result: Typed | Stored = stored
-        else:
-            typed = type_businesses(options, reporter)
+        if against is not None:
+            if against.resolve() == target.resolve():
+                raise RunError(f"{against}: a run cannot be compared with itself")
+            outcome_paths(against)  # an incomplete run folder is an error, before any work
+        with reporter.stage("rules", "读取规则 reading rules"):
+            sources, compiled = compile_for(options)
+        with workspace(options.out, options.run_date) as work:
+            run = engine.type_run(options, compiled, sources, reporter, work)
             with reporter.stage("changes", "对比上次 comparing with the previous run"):
-                before = read_outcomes(against) if against is not None else None
-                changes = diff_outcomes(
-                    before,
-                    typed.outcomes,
-                    typed.compiled.indicators,
-                    cause_words(typed.compiled, typed.sources),
-                )
-            counts, by_district = summarise(typed.outcomes)
-            _write(options, target, typed, changes, counts, by_district, against, reporter)
-            typed_result = typed
-    return RunResult(
-        run_dir=target,
-        run_date=options.run_date,
-        ruleset_id=typed_result.compiled.source.ruleset.id,
-        counts=counts,
-        by_district=by_district,
-        accounting=typed_result.accounting,
-        changes=change_counts(target / "changes.parquet"),
-        previous=against,
-        timings=dict(reporter.timings),
-    )
+                changes = change_log(against, run, work)
+            return finish_run(
+                run,
+                changes,
+                target=target,
+                previous=against,
+                run_date=options.run_date,
+                command=options.command or tuple(sys.argv),
+                excel=options.excel,
+                settings={
+                    "sources": str(options.sources.resolve()) if options.sources else None,
+                    "sources_sha256": sha256_of(options.sources) if options.sources else None,
+                    "encoding": options.encoding,
+                    "engine": engine.name,
+                    "memory_limit": options.duckdb_memory_limit if engine.memory_capped else None,
+                },
+                reporter=reporter,
+            )
 
 
-def _write(
-    options: RunOptions,
+def finish_run(
+    run: TypedRun,
+    changes: Table,
+    *,
     target: Path,
-    typed: Typed | Stored,
-    changes: pl.DataFrame | Path,
-    counts: dict[str, int],
-    by_district: pl.DataFrame,
-    against: Path | None,
+    previous: Path | None,
+    run_date: date,
+    command: tuple[str, ...],
+    excel: bool,
+    settings: dict[str, object],
     reporter: Reporter,
-) -> None:
+    extra: Callable[[Path, ClerkTables], None] | None = None,
+    manifest_extra: dict[str, object] | None = None,
+) -> RunResult:
+    """The end of every run (classify, recheck): counts per outcome and district, the run
+    folder written atomically in place of `target`, and the result. `extra` and
+    `manifest_extra` add a use case's own files and manifest entries (see `runs.writer`)."""
+    counts, by_district = summarise(pl.concat([t.lazy() for t in run.outcomes.values()]))
     with reporter.stage("write", "写出结果 writing the run folder"):
         write_run(
             target,
-            typed=typed,
+            run=run,
             changes=changes,
             counts=counts,
             by_district=by_district,
-            previous=against,
-            command=options.command or tuple(sys.argv),
-            run_date=options.run_date,
-            excel=options.excel,
+            previous=previous,
+            command=command,
+            run_date=run_date,
+            excel=excel,
             timings=reporter.timings,
-            settings={
-                "sources": str(options.sources.resolve()) if options.sources else None,
-                "sources_sha256": sha256_of(options.sources) if options.sources else None,
-                "encoding": options.encoding,
-                "engine": options.engine,
-                "memory_limit": options.duckdb_memory_limit if options.engine == "duckdb" else None,
-            },
+            settings=settings,
+            extra=extra,
+            manifest_extra=manifest_extra,
         )
+    return RunResult(
+        run_dir=target,
+        run_date=run_date,
+        ruleset_id=run.compiled.source.ruleset.id,
+        counts=counts,
+        by_district=by_district,
+        accounting=dict(run.accounting),
+        changes=change_counts(FileTable(target / "changes.parquet")),
+        previous=previous,
+        timings=dict(reporter.timings),
+    )

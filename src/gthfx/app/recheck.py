@@ -10,28 +10,29 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from gthfx.app.classify import RunResult, summarise
+from gthfx import engines
+from gthfx.app.classify import RunResult, finish_run
 from gthfx.app.review_input import Correction, Decision, ReviewInput, raise_problems, read_review
-from gthfx.engines.memory import Typed, load_prepared, type_prepared
+from gthfx.engines.base import Engine, FrameTable
 from gthfx.errors import ConfigError, InputError, RunError
 from gthfx.ingest.load import sha256_of
 from gthfx.progress import Reporter
 from gthfx.report.labels import cause_words, reason_labels
 from gthfx.report.render import ClerkTables, as_text_table
+from gthfx.rules.plan import compile_for
 from gthfx.runs.changes import diff_outcomes
-from gthfx.runs.layout import check_target, run_lock
+from gthfx.runs.layout import check_target, run_lock, workspace
 from gthfx.runs.reader import read_outcomes
-from gthfx.runs.writer import write_run
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, load_sources
-from gthfx.vocab import EXCLUDED, TIER_LABELS
+from gthfx.vocab import EXCLUDED, OUTCOME_ORDER, TIER_LABELS
 
 AUDIT_SCHEMA = {
     "uscc": pl.String,
@@ -263,9 +264,21 @@ def _decision_words(item: Decision) -> str:
     return f"人工认定{TIER_LABELS[item.tier]}(审批人 {item.approver},理由:{item.reason})"
 
 
+def _correcting_engine() -> Engine:
+    """The default engine when it applies corrections, else the first that does."""
+    engine = engines.get(engines.DEFAULT)
+    if engine.supports_corrections:
+        return engine
+    capable = engines.capable("supports_corrections")
+    if not capable:  # the registry always holds one: a bug
+        raise AssertionError("no registered engine applies corrections")
+    return capable[0]
+
+
 def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> RecheckResult:
     """The Q3 re-run of a base run with the review's corrections and decisions."""
     reporter = reporter or Reporter(quiet=True)
+    engine = _correcting_engine()
     base = options.base
     manifest = _read_manifest(base)
     settings = manifest.get("settings") or {}
@@ -298,74 +311,74 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
             force=options.force,
             excel=options.excel,
             command=options.command,
+            engine=engine.name,
         )
-        prepared, compiled, sources = load_prepared(run_options, reporter, correct=corrector)
-        for item in review.corrections:
-            loaded = (item.extract, item.field) in corrector.loaded
-            if loaded and (item.uscc, item.field) not in corrector.old:
-                label = sources.extracts[item.extract].label
-                problems.append(
-                    f"{item.file}: row {item.row}: {item.uscc} has no {label} ({item.extract}) "
-                    f"row whose {item.field} ({item.label}) could be corrected"
+        with reporter.stage("rules", "读取规则 reading rules"):
+            sources, compiled = compile_for(run_options)
+        with workspace(options.out, options.run_date) as work:
+            run = engine.type_run(run_options, compiled, sources, reporter, work, corrector)
+            for item in review.corrections:
+                loaded = (item.extract, item.field) in corrector.loaded
+                if loaded and (item.uscc, item.field) not in corrector.old:
+                    label = sources.extracts[item.extract].label
+                    problems.append(
+                        f"{item.file}: row {item.row}: {item.uscc} has no {label} "
+                        f"({item.extract}) row whose {item.field} ({item.label}) could be corrected"
+                    )
+            raise_problems(problems)
+            outcomes = _apply_decisions(run.all_outcomes().collect(), review.decisions)
+            run = replace(
+                run,
+                outcomes={
+                    tier: FrameTable(outcomes.lazy().filter(pl.col("tier") == tier))
+                    for tier in OUTCOME_ORDER
+                },
+            )
+            with reporter.stage("changes", "对比基准 comparing with the base run"):
+                changes = diff_outcomes(
+                    before, outcomes, compiled.indicators, cause_words(compiled, sources)
                 )
-        raise_problems(problems)
-        typed = type_prepared(prepared, compiled, sources, reporter)
-        outcomes = _apply_decisions(typed.outcomes, review.decisions)
-        typed = Typed(
-            compiled=typed.compiled,
-            sources=typed.sources,
-            outcomes=outcomes,
-            rejects=typed.rejects,
-            accounting=typed.accounting,
-            files=typed.files,
-            per_file=typed.per_file,
-        )
-        with reporter.stage("changes", "对比基准 comparing with the base run"):
-            changes = diff_outcomes(
-                before, outcomes, compiled.indicators, cause_words(compiled, sources)
+                words = _words_per_business(review, corrector.old)
+                changes = _with_causes(changes, words, bool(options.fresh))
+            audit = _audit(review, corrector.old)
+            reply = _feedback_report(
+                review, before, outcomes, words, reason_labels(compiled, sources)
             )
-            words = _words_per_business(review, corrector.old)
-            changes = _with_causes(changes, words, bool(options.fresh))
-        audit = _audit(review, corrector.old)
-        reply = _feedback_report(review, before, outcomes, words, reason_labels(compiled, sources))
-        counts, by_district = summarise(outcomes)
 
-        def extra(staging: Path, tables: ClerkTables) -> None:
-            audit.write_parquet(staging / "audit.parquet", compression="zstd")
-            tables.add(
-                "复核记录",
-                audit,
-                lambda f: as_text_table(
-                    f.with_columns(pl.col("kind").replace(KIND_LABELS)), AUDIT_HEADERS
-                ),
-            )
-            reply.write_parquet(staging / "feedback.parquet", compression="zstd")
-            tables.add(
-                "反馈答复",
-                reply,
-                lambda f: as_text_table(
-                    f.with_columns(
-                        pl.col("tier_before").replace(TIER_LABELS),
-                        pl.col("tier_after").replace(TIER_LABELS),
+            def extra(staging: Path, tables: ClerkTables) -> None:
+                audit.write_parquet(staging / "audit.parquet", compression="zstd")
+                tables.add(
+                    "复核记录",
+                    audit,
+                    lambda f: as_text_table(
+                        f.with_columns(pl.col("kind").replace(KIND_LABELS)), AUDIT_HEADERS
                     ),
-                    FEEDBACK_HEADERS,
-                ),
-            )
+                )
+                reply.write_parquet(staging / "feedback.parquet", compression="zstd")
+                tables.add(
+                    "反馈答复",
+                    reply,
+                    lambda f: as_text_table(
+                        f.with_columns(
+                            pl.col("tier_before").replace(TIER_LABELS),
+                            pl.col("tier_after").replace(TIER_LABELS),
+                        ),
+                        FEEDBACK_HEADERS,
+                    ),
+                )
 
-        with reporter.stage("write", "写出结果 writing the run folder"):
-            write_run(
-                target,
-                typed=typed,
-                changes=changes,
-                counts=counts,
-                by_district=by_district,
+            result = finish_run(
+                run,
+                FrameTable(changes),
+                target=target,
                 previous=base,
-                command=options.command or tuple(sys.argv),
                 run_date=options.run_date,
+                command=options.command or tuple(sys.argv),
                 excel=options.excel,
-                timings=reporter.timings,
-                # a recheck runs on the Polars engine, whatever engine typed its base run
-                settings={**settings, "engine": "polars", "memory_limit": None},
+                # a recheck runs on an engine that applies corrections, whatever engine typed
+                # its base run
+                settings={**settings, "engine": engine.name, "memory_limit": None},
+                reporter=reporter,
                 extra=extra,
                 manifest_extra={
                     "kind": "recheck",
@@ -387,17 +400,8 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                     },
                 },
             )
-    change_counts = {k: v for k, v in changes.group_by("change").len().sort("change").iter_rows()}
     return RecheckResult(
-        run_dir=target,
-        run_date=options.run_date,
-        ruleset_id=compiled.source.ruleset.id,
-        counts=counts,
-        by_district=by_district,
-        accounting=typed.accounting,
-        changes=change_counts,
-        previous=base,
-        timings=dict(reporter.timings),
+        **{f.name: getattr(result, f.name) for f in fields(RunResult)},
         base=base,
         corrections=len(review.corrections),
         decisions=len(review.decisions),

@@ -15,12 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gthfx import __version__
+from gthfx import __version__, engines
 from gthfx.app.classify import RunResult, classify
 from gthfx.cli import params as options
 from gthfx.errors import ConfigError, GthfxError
 from gthfx.progress import Reporter
-from gthfx.settings.config import ENGINES, RunOptions, load_config, resolve_inputs
+from gthfx.settings.config import RunOptions, load_config, resolve_inputs
 from gthfx.vocab import OUTCOME_ORDER, TIER_LABELS
 
 app = typer.Typer(
@@ -108,8 +108,8 @@ def classify_command(
     Example: gthfx classify --date 2024-07-01 --engine duckdb --memory-limit 2GB --no-excel
     """
     when = _parse_date(run_date)
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine {engine!r}", hint=f"one of {', '.join(ENGINES)}")
+    if engine not in engines.names():
+        raise ConfigError(f"unknown engine {engine!r}", hint=f"one of {', '.join(engines.names())}")
     cfg = load_config(config)
     base = cfg.base
     options = RunOptions(
@@ -125,7 +125,7 @@ def classify_command(
         against=against,
         excel=cfg.excel if excel is None else excel,
         command=tuple(["gthfx", *sys.argv[1:]]),
-        engine=engine,  # type: ignore[arg-type]  # checked above
+        engine=engine,
         memory_limit=memory_limit,
     )
     result = classify(options, Reporter(quiet=quiet))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from gthfx.engines.base import Engine
 from gthfx.errors import ConfigError
 
 # name → "module:class" of an `engines.base.Engine`
@@ -23,10 +24,16 @@ def names() -> tuple[str, ...]:
     return (DEFAULT, *sorted(n for n in _REGISTRY if n != DEFAULT))
 
 
-def get(name: str) -> object:
-    """The engine registered as `name` (an `engines.base.Engine`)."""
+def get(name: str) -> Engine:
+    """The engine registered as `name`."""
     try:
         module, _, attr = _REGISTRY[name].partition(":")
     except KeyError:
         raise ConfigError(f"unknown engine {name!r}", hint=f"one of {', '.join(names())}") from None
-    return getattr(import_module(module), attr)()
+    engine: Engine = getattr(import_module(module), attr)()
+    return engine
+
+
+def capable(capability: str) -> list[Engine]:
+    """Every engine that declares `capability` (e.g. `memory_capped`), in `names()` order."""
+    return [e for e in (get(n) for n in names()) if getattr(e, capability)]

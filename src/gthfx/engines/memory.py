@@ -1,15 +1,19 @@
-"""The yearly typing run as one library call: `classify(options) -> RunResult`. Never prints."""
+"""The in-memory engine (`--engine polars`, the default): the extracts loaded a batch at a time,
+validated, joined and typed as Polars frames — the whole population in memory, vectorised end
+to end. Also the typing steps that what-if, explain and rule cases reuse on frames of their own
+(`prepare_extracts`, `type_joined`, `type_extracts`). Never prints, never writes a run folder."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import ClassVar
 
 import polars as pl
 
-from gthfx.engines.base import Correct, Typed
+from gthfx.engines.base import Correct, FrameTable, TypedRun
 from gthfx.ingest import uscc
 from gthfx.ingest.join import data_problem_checks, join_extracts
 from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
@@ -19,10 +23,59 @@ from gthfx.rules.engine import CompiledRuleset, apply_ruleset, reason_names, wit
 from gthfx.rules.plan import compile_for
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, SourcesMapping
-from gthfx.vocab import BASE_COLUMNS
+from gthfx.vocab import BASE_COLUMNS, OUTCOME_ORDER
 
-if TYPE_CHECKING:
-    pass
+
+@dataclass
+class Typed:
+    """A run typed in memory: every outcome in one frame, sorted by `uscc`."""
+
+    compiled: CompiledRuleset
+    sources: SourcesMapping
+    outcomes: pl.DataFrame  # one row per business, BASE_COLUMNS + indicators, sorted by uscc
+    rejects: pl.DataFrame
+    accounting: dict[str, Accounting]
+    files: list[FileInfo]
+    per_file: dict[str, Accounting]
+
+    def as_typed_run(self) -> TypedRun:
+        """The engine-neutral result: one table per outcome (each a query over the one frame,
+        so nothing is copied), each row marked not `decided` by hand."""
+        frame = self.outcomes
+        if "decided" not in frame.columns:
+            frame = frame.with_columns(pl.lit(False).alias("decided"))
+        lazy = frame.lazy()
+        return TypedRun(
+            compiled=self.compiled,
+            sources=self.sources,
+            outcomes={t: FrameTable(lazy.filter(pl.col("tier") == t)) for t in OUTCOME_ORDER},
+            rejects=FrameTable(self.rejects),
+            accounting=self.accounting,
+            files=self.files,
+            per_file=self.per_file,
+            businesses=frame.height,
+        )
+
+
+class MemoryEngine:
+    """The Polars engine: fast while the population fits in memory (a province: ~4 GB at 10 M)."""
+
+    name: ClassVar[str] = "polars"
+    label: ClassVar[str] = "Polars"
+    supports_corrections: ClassVar[bool] = True
+    memory_capped: ClassVar[bool] = False
+
+    def type_run(
+        self,
+        options: RunOptions,
+        compiled: CompiledRuleset,
+        sources: SourcesMapping,
+        reporter: Reporter,
+        work: Path,
+        correct: Correct | None = None,
+    ) -> TypedRun:
+        prepared = read_prepared(options, compiled, sources, reporter, correct)
+        return type_prepared(prepared, compiled, sources, reporter).as_typed_run()
 
 
 @dataclass
@@ -36,9 +89,10 @@ class Prepared:
     per_file: dict[str, Accounting]
 
 
-def _typed_batch(
+def typed_batch(
     frame: pl.DataFrame, *, extract: str, spec: ExtractSpec, correct: Correct | None
 ) -> pl.DataFrame:
+    """Type one batch of an extract's raw text, then apply the correction step if any."""
     rows = type_rows(frame, spec)
     return correct(extract, spec, rows) if correct is not None else rows
 
@@ -47,10 +101,22 @@ def load_prepared(
     options: RunOptions, reporter: Reporter, correct: Correct | None = None
 ) -> tuple[Prepared, CompiledRuleset, SourcesMapping]:
     """The ruleset in force on the run date, compiled, then the extracts loaded, validated and
-    joined for it. `correct` (recheck) may change each batch of typed rows of an extract before
-    validation (duplicates, join)."""
+    joined for it (see `read_prepared`)."""
     with reporter.stage("rules", "读取规则 reading rules"):
         sources, compiled = compile_for(options)
+    return read_prepared(options, compiled, sources, reporter, correct), compiled, sources
+
+
+def read_prepared(
+    options: RunOptions,
+    compiled: CompiledRuleset,
+    sources: SourcesMapping,
+    reporter: Reporter,
+    correct: Correct | None = None,
+) -> Prepared:
+    """The extracts of `options.inputs` loaded, validated and joined for a compiled ruleset.
+    `correct` (recheck) may change each batch of typed rows of an extract before validation
+    (duplicates, join)."""
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
     # every file's existence and header row first: a bad social file should not wait for the
     # annual extract to be typed
@@ -66,25 +132,19 @@ def load_prepared(
                     list(options.inputs[extract]),
                     spec,
                     options.encoding,
-                    transform=partial(_typed_batch, extract=extract, spec=spec, correct=correct),
+                    transform=partial(typed_batch, extract=extract, spec=spec, correct=correct),
                 )
 
         return read
 
     readers = {e: reader(e) for e in EXTRACTS}
-    return prepare_extracts(readers, compiled, sources, reporter), compiled, sources
-
-
-def type_businesses(options: RunOptions, reporter: Reporter) -> Typed:
-    """Load, validate, join and type: everything but writing."""
-    prepared, compiled, sources = load_prepared(options, reporter)
-    return type_prepared(prepared, compiled, sources, reporter)
+    return prepare_extracts(readers, compiled, sources, reporter)
 
 
 def load_joined(
     options: RunOptions, reporter: Reporter
 ) -> tuple[pl.DataFrame, CompiledRuleset, SourcesMapping]:
-    """Load, validate and join the extracts exactly as `type_businesses` does, without typing:
+    """Load, validate and join the extracts exactly as the engine does, without typing:
     the joined frame, the ruleset in force on the run date compiled, and the sources mapping
     the frame was loaded with. `type_joined` types it, under that ruleset or any other (what-if),
     as often as needed."""

@@ -26,19 +26,15 @@ and by the next run after a kill); DuckDB spills into it.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import polars as pl
 
-from gthfx.engines.base import Stored
+from gthfx.engines.base import Correct, FileTable, TypedRun
 from gthfx.engines.memory import type_extracts
 from gthfx.errors import ConfigError, RunError
 from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
@@ -46,7 +42,6 @@ from gthfx.ingest.sqlprep import prepare_ctes, sql_name, sql_path
 from gthfx.ingest.validate import Accounting, type_rows
 from gthfx.progress import Reporter
 from gthfx.rules.engine import CompiledRuleset
-from gthfx.rules.plan import compile_for
 from gthfx.rules.to_sql import ruleset_ctes
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, SourcesMapping
@@ -89,18 +84,6 @@ def duck_type(dtype: Any) -> str:
         return _DUCK_TYPES[dtype if isinstance(dtype, type) else type(dtype)]
     except KeyError:
         raise AssertionError(f"no DuckDB type for the Polars type {dtype}") from None
-
-
-@contextmanager
-def workspace(out: Path, run_date: date) -> Iterator[Path]:
-    """The work folder of one run (inside the locked output folder), removed afterwards."""
-    work = out / f".staging-work-{run_date.isoformat()}-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def connect(work: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
@@ -226,11 +209,37 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         ) from None
 
 
-def type_out_of_core(options: RunOptions, reporter: Reporter, work: Path) -> Stored:
+class OutOfCoreEngine:
+    """The DuckDB engine: keeps to a memory cap, spilling to disk (a nation on one machine)."""
+
+    name: ClassVar[str] = "duckdb"
+    label: ClassVar[str] = "DuckDB"
+    supports_corrections: ClassVar[bool] = False
+    memory_capped: ClassVar[bool] = True
+
+    def type_run(
+        self,
+        options: RunOptions,
+        compiled: CompiledRuleset,
+        sources: SourcesMapping,
+        reporter: Reporter,
+        work: Path,
+        correct: Correct | None = None,
+    ) -> TypedRun:
+        if correct is not None:  # callers ask `supports_corrections` first: this is a bug
+            raise AssertionError("the out-of-core engine applies no corrections")
+        return type_out_of_core(options, compiled, sources, reporter, work)
+
+
+def type_out_of_core(
+    options: RunOptions,
+    compiled: CompiledRuleset,
+    sources: SourcesMapping,
+    reporter: Reporter,
+    work: Path,
+) -> TypedRun:
     """Load, validate, join and type with DuckDB under `options.memory_limit`; the outcome and
     reject files land in `work`. The work is cut into buckets of codes that each fit the cap."""
-    with reporter.stage("rules", "读取规则 reading rules"):
-        sources, compiled = compile_for(options)
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
     for extract in EXTRACTS:
         check_files(extract, list(options.inputs[extract]), sources.extracts[extract])
@@ -263,7 +272,7 @@ def type_tables(
     reporter: Reporter,
     buckets: int = 1,
     views: Callable[[int], None] | None = None,
-) -> Stored:
+) -> TypedRun:
     """Validate, join and type the typed rows in the tables `annual`, `tax` and `social` of
     `con` (the files of `loaded`, which give the files' names and row counts); the outcome and
     reject files are written into `work`. With `buckets`, `views(k)` points those tables at
@@ -349,11 +358,11 @@ def type_tables(
         ((businesses,),) = con.execute(
             f"SELECT COUNT(*) FROM read_parquet({typed_files})"
         ).fetchall()
-    return Stored(
+    return TypedRun(
         compiled=compiled,
         sources=sources,
-        outcomes=outcomes,
-        rejects=rejects,
+        outcomes={tier: FileTable(path) for tier, path in outcomes.items()},
+        rejects=FileTable(rejects),
         accounting=accounting,
         files=[info for raw in loaded.values() for info in raw.files],
         per_file=per_file,

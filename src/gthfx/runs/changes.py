@@ -1,16 +1,17 @@
-"""The change log: a pure diff of two runs' outcomes (before, after) → one frame of changes."""
+"""The change log: a pure diff of two runs' outcomes (before, after) → one frame of changes
+(`diff_outcomes`), and the change log of a typed run against an earlier run folder
+(`change_log`), a range of codes at a time where the run's tables live on disk."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from gthfx.engines.base import Stored, Table
-from gthfx.ingest.sqlprep import sql_path
+from gthfx.engines.base import FileTable, FrameTable, Table, TypedRun
 from gthfx.report.labels import cause_words
-from gthfx.vocab import CHANGE_SCHEMA, EXCLUDED, OUTCOME_FILES, TIERS
+from gthfx.runs.reader import outcome_paths, read_outcomes_files
+from gthfx.vocab import CHANGE_SCHEMA, EXCLUDED, TIERS
 
 _RANK = {tier: i for i, tier in enumerate(TIERS)}
 
@@ -27,7 +28,7 @@ def _text(column: str) -> pl.Expr:
 
 def diff_outcomes(
     before: pl.DataFrame | None,
-    after: pl.DataFrame,
+    after: pl.DataFrame | pl.LazyFrame,
     indicators: list[str],
     words: dict[str, str] | None = None,
 ) -> pl.DataFrame:
@@ -39,6 +40,9 @@ def diff_outcomes(
     codes (see `labels`); without it the causes use the ids.
     """
     words = words or {}
+    # a query (the outcome tables of a typed run) is read for the columns each step needs
+    # only: the outcomes are never copied whole
+    after = after.lazy()
     if before is None or before.height == 0:  # a first run: every business is new
         new = (
             after.select(
@@ -50,17 +54,20 @@ def diff_outcomes(
                 pl.lit(None, pl.String).alias("rule_before"),
                 pl.col("rule_id").alias("rule_after"),
                 (pl.lit("本次新出现; 规则 ") + pl.col("rule_id")).alias("cause"),
-            ).cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
+            )
+            .cast(CHANGE_SCHEMA)  # type: ignore[arg-type]
+            .collect()
         )
         # outcomes come sorted by code (`pipeline.type_joined`): sorting again would copy every
         # column of the change log for nothing
         return new if new.get_column("uscc").is_sorted() else new.sort("uscc")
-    shared = [c for c in indicators if c in before.columns and c in after.columns]
+    after_columns = after.collect_schema().names()
+    shared = [c for c in indicators if c in before.columns and c in after_columns]
     # first only the keys and tiers of both runs; the other columns are joined to the changed
     # businesses alone (most businesses keep their tier)
     key = ["uscc", "tier", "rule_id", "region_code"]
     left = before.select(key).rename({c: f"{c}__before" for c in key if c != "uscc"})
-    right = after.select(key).rename({c: f"{c}__after" for c in key if c != "uscc"})
+    right = after.select(key).rename({c: f"{c}__after" for c in key if c != "uscc"}).collect()
     both = left.join(right, on="uscc", how="full", coalesce=True)
 
     tb, ta = pl.col("tier__before"), pl.col("tier__after")
@@ -123,11 +130,17 @@ def diff_outcomes(
     values_after = after.select("uscc", *shared).rename({c: f"{c}__after" for c in shared})
     movers = movers.join(
         values_before.join(movers.select("uscc"), on="uscc", how="semi"), on="uscc", how="left"
-    ).join(values_after.join(movers.select("uscc"), on="uscc", how="semi"), on="uscc", how="left")
+    ).join(
+        values_after.join(movers.lazy().select("uscc"), on="uscc", how="semi").collect(),
+        on="uscc",
+        how="left",
+    )
     rest = both.filter(~is_move)
     outs = rest.select("uscc").filter(rest.get_column("change") == "out")
     reasons_after = after.select("uscc", pl.col("reasons").alias("reasons__after"))
-    rest = rest.join(reasons_after.join(outs, on="uscc", how="semi"), on="uscc", how="left")
+    rest = rest.join(
+        reasons_after.join(outs.lazy(), on="uscc", how="semi").collect(), on="uscc", how="left"
+    )
     parts = [
         movers.with_columns(moved_cause.alias("cause")).select(*both.columns, "cause"),
         rest.with_columns(simple_cause.alias("cause")).select(*both.columns, "cause"),
@@ -149,65 +162,63 @@ def diff_outcomes(
     )
 
 
-CHANGE_CHUNK = 2_000_000  # businesses per range of codes when building the change log
+CHANGE_CHUNK = 2_000_000  # businesses per range of codes when a run's tables live on disk
+SAMPLE = 100_000  # codes sampled (by hash, streamed) to cut the ranges
 
 
-def change_log(before: Path | None, stored: Stored, con_work: Path, memory_limit: str) -> Path:
-    """`diff.diff_outcomes` of the previous run's outcomes and these, a range of codes at a
-    time (ranges of about CHANGE_CHUNK businesses, cut at codes sampled from this run): the same
-    change log as the Polars engine's, never both runs whole in memory."""
-    after_files = list(stored.outcomes.values())
-    before_files = [before / name for name in OUTCOME_FILES.values()] if before else []
-    con = duckdb.connect(config={"memory_limit": memory_limit})
-    try:
-        per = max(1, stored.businesses // CHANGE_CHUNK)
-        files = ", ".join(sql_path(p) for p in after_files)
-        sample = sorted(
-            code
-            for (code,) in con.execute(
-                f"SELECT uscc FROM read_parquet([{files}]) "
-                f"USING SAMPLE reservoir({min(100_000, max(stored.businesses, 1))} ROWS) "
-                "REPEATABLE (1)"
-            ).fetchall()
-        )
-    finally:
-        con.close()
+def change_log(before: Path | None, run: TypedRun, work: Path) -> Table:
+    """The change log of a typed run against the run folder `before` (None: a first run, every
+    business `new`). Tables in memory are diffed whole; a run whose tables live on disk and that
+    holds more than CHANGE_CHUNK businesses is diffed a range of codes at a time (ranges cut at
+    codes sampled from the run), written into `work`: the same change log, never both runs
+    whole in memory."""
+    words = cause_words(run.compiled, run.sources)
+    indicators = run.compiled.indicators
+    before_files = outcome_paths(before) if before is not None else []
+    if run.in_memory() or run.businesses <= CHANGE_CHUNK:
+        previous = read_outcomes_files(before_files) if before_files else None
+        return FrameTable(diff_outcomes(previous, run.all_outcomes(), indicators, words))
+    tables = list(run.outcomes.values())
+    every = max(1, run.businesses // SAMPLE)
+    sample = (
+        pl.concat([t.lazy().select("uscc") for t in tables])
+        .filter(pl.col("uscc").hash(seed=20240701) % every == 0)
+        .sort("uscc")
+        .collect(engine="streaming")
+        .get_column("uscc")
+        .to_list()
+    )
+    per = max(1, run.businesses // CHANGE_CHUNK)
     cuts = sorted({sample[len(sample) * k // per] for k in range(1, per)}) if sample else []
     bounds: list[tuple[str | None, str | None]] = list(
         zip([None, *cuts], [*cuts, None], strict=True)
     )
-    words = cause_words(stored.compiled, stored.sources)
-    parts = []
-    folder = con_work / "changes"
+    folder = work / "changes"
     folder.mkdir()
+    parts = []
+    befores = [pl.scan_parquet(p) for p in before_files]
     for index, (low, high) in enumerate(bounds):
-        after = _range(after_files, low, high).sort("uscc")
-        previous = _range(before_files, low, high) if before_files else None
-        piece = diff_outcomes(previous, after, stored.compiled.indicators, words)
+        after = _range([t.lazy() for t in tables], low, high).sort("uscc")
+        previous = _range(befores, low, high) if befores else None
         part = folder / f"part-{index:06d}.parquet"
-        piece.write_parquet(part)
+        diff_outcomes(previous, after, indicators, words).write_parquet(part)
         parts.append(part)
-    path = con_work / "changes.parquet"
+    path = work / "changes.parquet"
     pl.scan_parquet(parts).sink_parquet(path, compression="zstd")
-    return path
+    return FileTable(path)
 
 
-def _range(files: list[Path], low: str | None, high: str | None) -> pl.DataFrame:
-    """The outcomes of codes in [low, high) from several outcome files."""
+def _range(queries: list[pl.LazyFrame], low: str | None, high: str | None) -> pl.DataFrame:
+    """The outcomes of codes in [low, high) from several outcome tables."""
     keep = pl.lit(True)
     if low is not None:
         keep = keep & (pl.col("uscc") >= low)
     if high is not None:
         keep = keep & (pl.col("uscc") < high)
-    frames = [pl.scan_parquet(f).filter(keep).collect() for f in files]
-    return pl.concat(frames, how="diagonal_relaxed")
-
-
-def _lazy(table: Table) -> pl.LazyFrame:
-    return pl.scan_parquet(table) if isinstance(table, Path) else table.lazy()
+    return pl.concat([q.filter(keep).collect() for q in queries], how="diagonal_relaxed")
 
 
 def change_counts(changes: Table) -> dict[str, int]:
     """Changed businesses per kind of change (new, gone, up, down, in, out)."""
-    counts = _lazy(changes).group_by("change").len().sort("change").collect()
+    counts = changes.lazy().group_by("change").len().sort("change").collect()
     return {k: n for k, n in counts.iter_rows()}

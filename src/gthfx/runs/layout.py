@@ -102,3 +102,16 @@ def previous_run(out: Path, run_date: date) -> Path | None:
             if when < run_date and (child / "manifest.json").exists():
                 earlier.append((when, child))
     return max(earlier)[1] if earlier else None
+
+
+@contextlib.contextmanager
+def workspace(out: Path, run_date: date) -> Iterator[Path]:
+    """The work folder of one run (inside the locked output folder), removed afterwards; a
+    killed run's is removed by the next run's lock (`.staging-*`). Engines spill into it."""
+    work = out / f".staging-work-{run_date.isoformat()}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

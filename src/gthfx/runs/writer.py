@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from gthfx import __version__
-from gthfx.engines.base import Table
+from gthfx.engines.base import FileTable, Table, TypedRun, merged
 from gthfx.ingest.load import sha256_of
 from gthfx.report.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
 from gthfx.report.regions import region_name
@@ -22,7 +21,6 @@ from gthfx.report.render import ClerkTables, as_text_table
 from gthfx.report.review_workbook import write_review_workbooks
 from gthfx.runs.changes import change_counts
 from gthfx.runs.layout import commit, staging_folder
-from gthfx.runs.reader import read_outcomes_files
 from gthfx.vocab import (
     CHANGE_LABELS,
     CHANGE_SCHEMA,
@@ -31,24 +29,6 @@ from gthfx.vocab import (
     REJECT_SCHEMA,
     TIER_LABELS,
 )
-
-if TYPE_CHECKING:
-    from gthfx.engines.base import Stored
-    from gthfx.engines.memory import Typed
-
-
-def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
-
-
-def _put(table: Table, path: Path) -> None:
-    """Write a frame or stream a query to `path`, or move a file an engine wrote there."""
-    if isinstance(table, Path):
-        table.replace(path)
-    elif isinstance(table, pl.LazyFrame):
-        table.sink_parquet(path, compression="zstd", compression_level=1, statistics=True)
-    else:
-        _write_parquet(table, path)
 
 
 def _words(column: str, mapping: dict[str, str]) -> pl.Expr:
@@ -59,7 +39,7 @@ def _words(column: str, mapping: dict[str, str]) -> pl.Expr:
 def write_run(
     target: Path,
     *,
-    typed: Typed | Stored,
+    run: TypedRun,
     changes: Table,
     counts: dict[str, int],
     by_district: pl.DataFrame,
@@ -77,18 +57,16 @@ def write_run(
     input files and the ruleset: the sources mapping and a forced encoding. `extra` (recheck)
     writes further files into the staging folder; `manifest_extra` adds to the manifest.
     Every outcome file carries `decided` (a tier set by hand; false unless a recheck says so).
-    Tables may be frames (the Polars engine) or Parquet files (`duck.Stored`, the out-of-core
-    engine): files are moved into place and rendered a sheet-sized piece at a time."""
+    The run's tables are saved wherever they live (`Table.save`: a frame streamed into its
+    file, a file an engine wrote moved into place) and rendered for clerks a sheet-sized piece
+    at a time; the writer never asks which engine typed the run."""
     staging = staging_folder(target.parent, run_date)
-    outcomes: pl.DataFrame | dict[str, Path] = typed.outcomes
-    if isinstance(outcomes, pl.DataFrame) and "decided" not in outcomes.columns:
-        outcomes = outcomes.with_columns(pl.lit(False).alias("decided"))
     data_files: dict[str, str] = {}
-    headers = column_headers(typed.compiled, typed.sources)
-    reasons = reason_labels(typed.compiled, typed.sources)
+    headers = column_headers(run.compiled, run.sources)
+    reasons = reason_labels(run.compiled, run.sources)
     order = [
         "uscc", "tier_label", "rule_id", "reasons", "flags", "region_code", "district",
-        "industry_code", *typed.compiled.indicators, "decided",
+        "industry_code", *run.compiled.indicators, "decided",
     ]  # fmt: skip
     outcome_headers = {c: headers.get(c, c) for c in order}
     outcome_headers["decided"] = "人工认定"
@@ -127,39 +105,28 @@ def write_run(
 
     tables = ClerkTables(staging, "分型结果.xlsx" if excel else None)
     tables.add("汇总", _summary_sheet(counts, by_district), lambda f: f, csv=False)
+    saved: dict[str, Table] = {}  # a saved file table was moved: read it where it is now
     for tier, name in OUTCOME_FILES.items():
-        # one tier's rows are streamed to its files, never copied out whole
-        part: Table = (
-            outcomes[tier]
-            if isinstance(outcomes, dict)
-            else outcomes.lazy().filter(pl.col("tier") == tier)
-        )
-        _put(part, staging / name)
-        tables.add(
-            TIER_LABELS[tier], staging / name if isinstance(part, Path) else part, outcome_text
-        )
-        del part
+        # one tier's rows are streamed to its file, never copied out whole
+        saved[tier] = run.outcomes[tier].save(staging / name)
+        tables.add(TIER_LABELS[tier], saved[tier].lazy(), outcome_text)
     if extra is not None:
         extra(staging, tables)
-    _put(changes, staging / "changes.parquet")
-    tables.add(
-        "变动", staging / "changes.parquet" if isinstance(changes, Path) else changes, change_text
-    )
-    _put(typed.rejects, staging / "rejects.parquet")
+    saved_changes = changes.save(staging / "changes.parquet")
+    tables.add("变动", saved_changes.lazy(), change_text)
+    run.rejects.save(staging / "rejects.parquet")
     tables.add("拒收", staging / "rejects.parquet", reject_text)
     if excel:  # --no-excel leaves out every workbook: the result one and the review ones
-        # (the review workbooks select from every outcome: in memory, even for a stored run)
+        # the review workbooks select from every outcome, in memory
         write_review_workbooks(
             staging,
-            outcomes=outcomes
-            if isinstance(outcomes, pl.DataFrame)
-            else read_outcomes_files([staging / name for name in OUTCOME_FILES.values()]),
-            changes=pl.read_parquet(staging / "changes.parquet"),
+            outcomes=merged(list(saved.values())).collect(),
+            changes=saved_changes.lazy().collect(),
             headers=headers,
             reasons=reasons,
-            sources=typed.sources,
-            parameters={n: p.value for n, p in typed.compiled.source.ruleset.parameters.items()},
-            ruleset_id=typed.compiled.source.ruleset.id,
+            sources=run.sources,
+            parameters={n: p.value for n, p in run.compiled.source.ruleset.parameters.items()},
+            ruleset_id=run.compiled.source.ruleset.id,
             run_date=run_date,
         )
     tables.close()
@@ -169,7 +136,7 @@ def write_run(
     with ThreadPoolExecutor(max_workers=2) as pool:
         data_files.update(zip((p.name for p in paths), pool.map(sha256_of, paths), strict=True))
     manifest = _manifest(
-        typed,
+        run,
         staging / "rejects.parquet",
         staging / "changes.parquet",
         counts,
@@ -210,7 +177,7 @@ def _summary_sheet(counts: dict[str, int], by_district: pl.DataFrame) -> pl.Data
 
 
 def _manifest(
-    typed: Typed | Stored,
+    run: TypedRun,
     rejects: Path,
     changes: Path,
     counts: dict[str, int],
@@ -220,7 +187,7 @@ def _manifest(
     data_files: dict[str, str],
     timings: dict[str, float],
 ) -> dict[str, object]:
-    rs_file = typed.compiled.source
+    rs_file = run.compiled.source
     rs = rs_file.ruleset
     rejects_by_reason = {
         f"{extract}:{reason}": n
@@ -255,17 +222,17 @@ def _manifest(
                 **asdict(info),
                 "absolute_path": str(Path(info.path).resolve()),
                 "ignored_columns": list(info.ignored_columns),
-                "accounting": typed.per_file[info.path].as_dict(),
+                "accounting": run.per_file[info.path].as_dict(),
             }
-            for info in typed.files
+            for info in run.files
         ],
-        "accounting": {name: acc.as_dict() for name, acc in typed.accounting.items()},
+        "accounting": {name: acc.as_dict() for name, acc in run.accounting.items()},
         "outcomes": counts,
         "businesses": sum(counts.values()),
         "rejects_by_reason": rejects_by_reason,
         "previous_run": str(previous) if previous is not None else None,
         "previous_run_absolute": str(previous.resolve()) if previous is not None else None,
-        "changes": change_counts(changes),
+        "changes": change_counts(FileTable(changes)),
         "files": data_files,
         "timings_seconds": {k: round(v, 3) for k, v in sorted(timings.items())},
     }

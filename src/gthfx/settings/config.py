@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,7 +31,6 @@ class ProjectConfig(BaseModel):
     base: Path = Field(default=Path("."), exclude=True)
 
 
-ENGINES = ("polars", "duckdb")  # see `gthfx.engines.outofcore` for the second
 DEFAULT_MEMORY_LIMIT = "2GB"  # the DuckDB engine's cap when --memory-limit is not given
 
 
@@ -51,7 +49,7 @@ class RunOptions(BaseModel):
     against: Path | None = None
     excel: bool = True
     command: tuple[str, ...] = ()
-    engine: Literal["polars", "duckdb"] = "polars"
+    engine: str = "polars"  # a name of the engine registry (`gthfx.engines.names()`)
     memory_limit: str | None = None  # the DuckDB engine's cap (e.g. "2GB")
 
     @property
