@@ -24,22 +24,35 @@ from gthfx.app.compare import (
     district_table,
     matrix,
 )
+from gthfx.cli import params
 from gthfx.errors import ConfigError
 from gthfx.report.render import SHEET_NAME_LIMIT, chunks
 from gthfx.report.xlsx import write_xlsx
+from gthfx.settings.config import resolve_settings
 from gthfx.vocab import CHANGE_LABELS
 
-FORMATS = ("table", "csv", "json", "xlsx")
+FormatOption = Annotated[
+    params.DiffFormat,
+    params.choice_option(
+        params.DiffFormat, "format", "--format", "table (default), csv, json or xlsx."
+    ),
+]
 
 
 def diff_command(
     run_a: Annotated[
-        Path, typer.Argument(metavar="RUN_A", help="The earlier run folder (before).")
+        Path,
+        typer.Argument(
+            metavar="RUN_A", help="The earlier run (before): a run folder, or its date in out:."
+        ),
     ],
-    run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The later run folder (after).")],
-    fmt: Annotated[
-        str, typer.Option("--format", help="table (default), csv, json or xlsx.")
-    ] = "table",
+    run_b: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_B", help="The later run (after): a run folder, or its date in out:."
+        ),
+    ],
+    fmt: FormatOption = params.DiffFormat.TABLE,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -53,10 +66,21 @@ def diff_command(
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 when anything changed, 0 when nothing did.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Project config (default: ./gthfx.yaml): its runs folder (out:) is where a run "
+            "given by its date is found.",
+        ),
+    ] = None,
 ) -> None:
     """Compare two run folders: the transition matrix (rows RUN_A, columns RUN_B, with 新增 and
     消失), the same by district, the counts per change kind (新增 消失 升型 降型 纳入分型
     退出分型), and every changed business with its cause.
+
+    RUN_A and RUN_B are run folders, or run dates found in the runs folder of gthfx.yaml
+    (out:, else runs/).
 
     Causes: RUN_B's own changes.parquet when RUN_B was compared with RUN_A, else computed.
 
@@ -72,12 +96,15 @@ def diff_command(
 
     Example: gthfx diff runs/2023-07-01 runs/2024-07-01
 
+    Example: gthfx diff 2023-07-01 2024-07-01 --config /data/gthfx.yaml
+
     Example: gthfx diff runs/2024-07-01 runs/2024-09-30 --format xlsx --out 复核变动.xlsx
 
     Example: gthfx diff runs/2024-07-01 runs/2024-09-30 --check --format csv --out c.csv
     """
-    if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if config is not None or not (run_a.is_dir() and run_b.is_dir()):
+        runs = resolve_settings(config).out
+        run_a, run_b = params.run_folder(run_a, runs), params.run_folder(run_b, runs)
     if fmt == "table" and out is not None:
         raise ConfigError(
             "--out is not used with --format table", hint="add --format csv|json|xlsx"

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from gthfx.app.explain import Clause, Explanation, NamedValue, explain_fresh, explain_run
-from gthfx.cli import params as options
+from gthfx.cli import params
 from gthfx.errors import ConfigError
-from gthfx.settings.config import load_config, resolve_inputs
+from gthfx.settings.config import resolve_settings
 
 STATUS_WORDS = {"used": "采用", "collapsed": "重复已合并", "rejected": "拒收"}
 
@@ -26,8 +26,7 @@ def explain_command(
         Path | None, typer.Option("--run", help="Run folder to explain (e.g. runs/2024-07-01).")
     ] = None,
     run_date: Annotated[
-        str | None,
-        typer.Option("--date", help="Compute fresh at this run date (YYYY-MM-DD) instead."),
+        date | None, params.date_option("Compute fresh at this run date (YYYY-MM-DD) instead.")
     ] = None,
     annual: Annotated[
         list[Path] | None, typer.Option("--annual", help="With --date: annual extract file(s).")
@@ -43,9 +42,12 @@ def explain_command(
         Path | None,
         typer.Option("--rules", help="With --date: ruleset file or folder [gthfx.yaml, rules/]."),
     ] = None,
-    sources: options.Sources = None,
-    encoding: options.Encoding = None,
-    config: options.Config = None,
+    sources: params.Sources = None,
+    encoding: params.Encoding = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="With --date: project config (default: ./gthfx.yaml)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the explanation as JSON.")] = False,
 ) -> None:
     """Explain one business's outcome: the values read from each extract (with the raw text
@@ -74,23 +76,21 @@ def explain_command(
         explanation = explain_run(code, run, sources=sources, encoding=encoding)
     else:
         assert run_date is not None
-        try:
-            when = date.fromisoformat(run_date)
-        except ValueError:
-            raise ConfigError(
-                f"--date {run_date!r} is not a date", hint="write it as YYYY-MM-DD"
-            ) from None
-        cfg = load_config(config)
-        inputs = resolve_inputs(
-            cfg, when, {"annual": annual or [], "tax": tax or [], "social": social or []}
+        settings = resolve_settings(
+            config,
+            rules=rules,
+            sources=sources,
+            encoding=encoding,
+            run_date=run_date,
+            extracts={"annual": annual, "tax": tax, "social": social},
         )
         explanation = explain_fresh(
             code,
-            run_date=when,
-            inputs=inputs,
-            rules=rules or cfg.base / cfg.rules,
-            sources=sources or (cfg.base / cfg.sources if cfg.sources else None),
-            encoding=encoding or cfg.encoding,
+            run_date=run_date,
+            inputs=settings.inputs,
+            rules=settings.rules,
+            sources=settings.sources,
+            encoding=settings.encoding,
         )
     if as_json:
         typer.echo(explanation.to_json())

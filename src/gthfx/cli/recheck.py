@@ -11,33 +11,15 @@ import typer
 from rich.console import Console
 
 from gthfx.app.recheck import RecheckOptions, recheck
-from gthfx.cli import params as options
+from gthfx.cli import params
 from gthfx.errors import ConfigError
 from gthfx.progress import Reporter
-from gthfx.settings.config import expand, load_config
+from gthfx.settings.config import resolve_settings
 from gthfx.vocab import OUTCOME_ORDER, TIER_LABELS
 
 
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            f"--date {value!r} is not a date", hint="write it as YYYY-MM-DD"
-        ) from None
-
-
-def _base_folder(base: Path, out: Path) -> Path:
-    """--base as a folder, or as the name of a run in --out (`--base 2024-07-01`)."""
-    if base.is_dir():
-        return base
-    if not base.is_absolute() and (out / base).is_dir():
-        return out / base
-    raise ConfigError(f"--base {base}: no such run folder (looked in . and {out})")
-
-
 def recheck_command(
-    run_date: Annotated[str, typer.Option("--date", help="Recheck date D, YYYY-MM-DD (30 Sep).")],
+    run_date: Annotated[date, params.date_option("Recheck date D, YYYY-MM-DD (30 Sep).")],
     base: Annotated[
         Path, typer.Option("--base", help="The base run: a run folder, or its date in --out.")
     ],
@@ -64,15 +46,12 @@ def recheck_command(
     social: Annotated[
         list[Path] | None, typer.Option("--social", help="Fresh social-insurance file(s).")
     ] = None,
-    out: options.Out = None,
-    rules: Annotated[
-        Path | None,
-        typer.Option("--rules", help="Ruleset file or folder (default: rules/ or gthfx.yaml)."),
-    ] = None,
-    force: options.Force = False,
-    excel: options.Excel = None,
-    config: options.Config = None,
-    quiet: options.Quiet = False,
+    out: params.Out = None,
+    rules: params.Rules = None,
+    force: params.Force = False,
+    excel: params.Excel = None,
+    config: params.Config = None,
+    quiet: params.Quiet = False,
 ) -> None:
     """Re-type a base run after the review (复核): apply corrections over its inputs (checked by
     SHA-256, or fresh extracts given here), type with the ruleset in force on D, apply manual
@@ -82,25 +61,29 @@ def recheck_command(
     Example: gthfx recheck --date 2024-09-30 --base 2024-07-01 --corrections 更正.csv
     --decisions 认定.xlsx --feedback 反馈.csv
     """
-    when = _date(run_date)
-    cfg = load_config(config)
-    runs = out or cfg.base / cfg.out
-    fresh = {
-        name: expand([str(p) for p in files], when, Path("."), name)
-        for name, files in (("annual", annual), ("tax", tax), ("social", social))
-        if files
-    }
+    settings = resolve_settings(
+        config,
+        out=out,
+        rules=rules,
+        excel=excel,
+        run_date=run_date,
+        extracts={"annual": annual, "tax": tax, "social": social},
+        every_extract=False,  # the base run's inputs stand in for the others
+    )
+    base_run = params.run_folder(base, settings.out)
+    if not base_run.is_dir():
+        raise ConfigError(f"--base {base}: no such run folder (looked in . and {settings.out})")
     options = RecheckOptions(
-        run_date=when,
-        base=_base_folder(base, runs),
-        out=runs,
-        rules=rules or cfg.base / cfg.rules,
+        run_date=run_date,
+        base=base_run,
+        out=settings.out,
+        rules=settings.rules,
         corrections=tuple(corrections or ()),
         decisions=tuple(decisions or ()),
         feedback=tuple(feedback or ()),
-        fresh=fresh,
+        fresh=settings.inputs,
         force=force,
-        excel=cfg.excel if excel is None else excel,
+        excel=settings.excel,
         command=tuple(["gthfx", *sys.argv[1:]]),
     )
     result = recheck(options, Reporter(quiet=quiet))

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from gthfx.app.review_io import read_workbooks, write_plain_files
-from gthfx.cli import params as options
+from gthfx.cli import params
+from gthfx.settings.config import resolve_settings
 from gthfx.settings.sources import load_sources
 
 review_app = typer.Typer(
@@ -32,7 +33,8 @@ def import_command(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for corrections.csv and decisions.csv.")
     ],
-    sources: options.Sources = None,
+    sources: params.Sources = None,
+    config: params.Config = None,
 ) -> None:
     """Read returned review workbooks and write the plain files of the recheck:
     corrections.csv (rows answered 更正) and decisions.csv (rows answered 人工认定), UTF-8 with
@@ -43,7 +45,8 @@ def import_command(
 
     Example: gthfx review import returned/*.xlsx --out review/2024-q3
     """
-    result = read_workbooks(list(workbooks), load_sources(sources))
+    settings = resolve_settings(config, sources=sources)
+    result = read_workbooks(list(workbooks), load_sources(settings.sources))
     console = Console(highlight=False, soft_wrap=True)
     if result.problems:
         err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from gthfx.app.rule_cases import run_case, trace_case
-from gthfx.errors import ConfigError, RulesError
+from gthfx.cli import params
+from gthfx.errors import RulesError
 from gthfx.rules.cases import CaseResult, load_cases
 from gthfx.rules.lint import has_errors, lint_rules
 from gthfx.rules.model import ruleset_in_force
-from gthfx.settings.config import load_config
+from gthfx.settings.config import resolve_settings
 from gthfx.settings.sources import load_sources
 from gthfx.vocab import TIER_LABELS
 
@@ -26,20 +27,6 @@ rules_app = typer.Typer(
     "Example: gthfx rules test",
     no_args_is_help=True,
 )
-
-RulesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--rules", help="Ruleset file or folder (default: `rules:` of gthfx.yaml, else rules/)."
-    ),
-]
-
-
-def _rules_path(rules: Path | None) -> Path:
-    if rules is not None:
-        return rules
-    cfg = load_config(None)
-    return cfg.base / cfg.rules
 
 
 def _console() -> Console:
@@ -62,8 +49,9 @@ def _show(value: Any) -> str:
 
 @rules_app.command("show")
 def show_command(
-    run_date: Annotated[str, typer.Option("--date", help="Date D, YYYY-MM-DD.")],
-    rules: RulesOption = None,
+    run_date: Annotated[date, params.date_option("Date D, YYYY-MM-DD.")],
+    rules: params.Rules = None,
+    config: params.Config = None,
 ) -> None:
     """Print the ruleset in force on date D as tables in Chinese, to check against the document.
 
@@ -71,16 +59,10 @@ def show_command(
 
     Example: gthfx rules show --date 2023-07-01 --rules rules/
     """
-    try:
-        when = date.fromisoformat(run_date)
-    except ValueError:
-        raise ConfigError(
-            f"--date {run_date!r} is not a date", hint="write it as YYYY-MM-DD"
-        ) from None
-    loaded = ruleset_in_force(_rules_path(rules), when)
+    loaded = ruleset_in_force(resolve_settings(config, rules=rules).rules, run_date)
     rs = loaded.ruleset
     console = _console()
-    head = Table(title=f"规则集 ruleset in force on {when}", show_header=False)
+    head = Table(title=f"规则集 ruleset in force on {run_date}", show_header=False)
     head.add_column("项目", overflow="fold")
     head.add_column("内容", overflow="fold")
     head.add_row("编号 id", rs.id)
@@ -117,7 +99,11 @@ def show_command(
 
 
 @rules_app.command("check")
-def check_command(rules: RulesOption = None) -> None:
+def check_command(
+    rules: params.Rules = None,
+    sources: params.Sources = None,
+    config: params.Config = None,
+) -> None:
     """Lint every ruleset file before any data is read; exit 2 on errors.
 
     Checks unknown fields (with a close-match hint), type mismatches, parameters without unit
@@ -127,10 +113,14 @@ def check_command(rules: RulesOption = None) -> None:
 
     Example: gthfx rules check
 
-    Example: gthfx rules check --rules rules/reference-2024.yaml
+    Field names are those of the sources mapping: the shipped one, with `sources:` of gthfx.yaml
+    or --sources over it.
+
+    Example: gthfx rules check --rules rules/reference-2024.yaml --sources my-sources.yaml
     """
-    location = _rules_path(rules)
-    findings = lint_rules(location, load_sources().field_types())
+    settings = resolve_settings(config, rules=rules, sources=sources)
+    location = settings.rules
+    findings = lint_rules(location, load_sources(settings.sources).field_types())
     console = _console()
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
@@ -158,10 +148,12 @@ def _expected_actual(result: CaseResult) -> Table:
 
 @rules_app.command("test")
 def test_command(
-    rules: RulesOption = None,
+    rules: params.Rules = None,
     cases: Annotated[
         Path | None, typer.Option("--cases", help="Case file or folder (default: <rules>/cases).")
     ] = None,
+    sources: params.Sources = None,
+    config: params.Config = None,
 ) -> None:
     """Run the rule cases; print expected, actual and a trace for each failure; exit 2 on one.
 
@@ -174,7 +166,8 @@ def test_command(
 
     Example: gthfx rules test --rules rules/ --cases rules/cases/reference-2024.yaml
     """
-    location = _rules_path(rules)
+    settings = resolve_settings(config, rules=rules, sources=sources)
+    location = settings.rules
     case_location = cases or (location if location.is_dir() else location.parent) / "cases"
     if case_location.is_file():
         files = [case_location]
@@ -184,8 +177,8 @@ def test_command(
         raise RulesError(f"{case_location}: no such case file or folder")
     if not files:
         raise RulesError(f"{case_location}: no case files (*.yaml) found")
-    sources = load_sources()
-    results = [run_case(case, location, sources) for f in files for case in load_cases(f)]
+    mapping = load_sources(settings.sources)
+    results = [run_case(case, location, mapping) for f in files for case in load_cases(f)]
     console = _console()
     table = Table(title=f"规则用例 rule cases ({case_location})")
     table.add_column("文件 file", overflow="fold")
@@ -198,7 +191,7 @@ def test_command(
     for r in failed:
         console.print(f"\n✗ {r.case.file}: {r.case.name} (run date {r.case.run_date})", style="red")
         console.print(_expected_actual(r))
-        trace = trace_case(r.case, location, sources)
+        trace = trace_case(r.case, location, mapping)
         console.print(f"trace (ruleset {trace.ruleset_id}):")
         for name, label, value in trace.derived:
             console.print(f"  {name} {label} = {_show(value)}", markup=False)

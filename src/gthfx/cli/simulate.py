@@ -20,15 +20,15 @@ from gthfx.app.simulate import (
     simulate,
     write_workbook,
 )
-from gthfx.cli import params as options
+from gthfx.cli import params
 from gthfx.errors import ConfigError
 from gthfx.progress import Reporter
-from gthfx.settings.config import RunOptions, load_config, resolve_inputs
+from gthfx.settings.config import RunOptions, resolve_settings
 from gthfx.vocab import OUTCOME_ORDER, TIER_LABELS
 
 
 def simulate_command(
-    run_date: Annotated[str, typer.Option("--date", help="Run date D, YYYY-MM-DD.")],
+    run_date: Annotated[date, params.date_option("Run date D, YYYY-MM-DD.")],
     sets: Annotated[
         list[str] | None,
         typer.Option(
@@ -63,13 +63,13 @@ def simulate_command(
         Path | None, typer.Option("--out", help="Workbook to write (default: ./simulate-<D>.xlsx).")
     ] = None,
     excel: Annotated[bool, typer.Option("--excel/--no-excel", help="Write the workbook.")] = True,
-    annual: options.Annual = None,
-    tax: options.Tax = None,
-    social: options.Social = None,
-    sources: options.Sources = None,
-    encoding: options.Encoding = None,
-    config: options.Config = None,
-    quiet: options.Quiet = False,
+    annual: params.Annual = None,
+    tax: params.Tax = None,
+    social: params.Social = None,
+    sources: params.Sources = None,
+    encoding: params.Encoding = None,
+    config: params.Config = None,
+    quiet: params.Quiet = False,
 ) -> None:
     """What-if: type the extracts of D under the ruleset in force and under each scenario, and
     show what would change — counts and shares before/after, the transition table (overall and
@@ -86,28 +86,26 @@ def simulate_command(
     Example: gthfx simulate --date 2024-07-01 --scenario "严: development_min_sales_yuan=2_000_000,
     development_min_tax_yuan=50000" --scenario "宽: growth_min_employees=2" --out what-if.xlsx
     """
-    try:
-        when = date.fromisoformat(run_date)
-    except ValueError:
-        raise ConfigError(
-            f"--date {run_date!r} is not a date", hint="write it as YYYY-MM-DD"
-        ) from None
     scenarios = scenarios_from_arguments(sets or [], scenario or [], alternative or [])
-    target = out or Path(f"simulate-{when.isoformat()}.xlsx")
+    target = out or Path(f"simulate-{run_date.isoformat()}.xlsx")
     if excel and target.suffix.lower() != ".xlsx":
         raise ConfigError(f"--out {target}: the workbook's name must end in .xlsx")
-    cfg = load_config(config)
-    base = cfg.base
+    settings = resolve_settings(
+        config,
+        rules=baseline,
+        sources=sources,
+        encoding=encoding,
+        run_date=run_date,
+        extracts={"annual": annual, "tax": tax, "social": social},
+    )
     options = RunOptions(
-        run_date=when,
-        inputs=resolve_inputs(
-            cfg, when, {"annual": annual or [], "tax": tax or [], "social": social or []}
-        ),
-        out=base / cfg.out,  # not written to: simulate writes no run folder
-        rules=baseline or base / cfg.rules,
-        sources=sources or (base / cfg.sources if cfg.sources else None),
-        encoding=encoding or cfg.encoding,
-        excel=excel,
+        run_date=run_date,
+        inputs=settings.inputs,
+        out=settings.out,  # not written to: simulate writes no run folder
+        rules=settings.rules,
+        sources=settings.sources,
+        encoding=settings.encoding,
+        excel=excel,  # simulate's own workbook, not gthfx.yaml's run workbooks
     )
     reporter = Reporter(quiet=quiet)
     result = simulate(options, scenarios, reporter)

@@ -1,8 +1,11 @@
-"""The project config (`gthfx.yaml`) and the options of one run, as frozen pydantic models."""
+"""The project config (`gthfx.yaml`) and the options of one run, as frozen pydantic models, and
+the one place where gthfx.yaml and the command-line flags become settings (`resolve_settings`):
+a flag wins over gthfx.yaml, which wins over the defaults. Settings only: no engine, no data."""
 
 from __future__ import annotations
 
 import glob
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -49,7 +52,9 @@ class RunOptions(BaseModel):
     against: Path | None = None
     excel: bool = True
     command: tuple[str, ...] = ()
-    engine: str = "polars"  # a name of the engine registry (`gthfx.engines.names()`)
+    # an engine's name, checked against the registry (`gthfx.engines.names()`) by the CLI and
+    # the app: settings sit below the engines and cannot ask it
+    engine: str = "polars"
     memory_limit: str | None = None  # the DuckDB engine's cap (e.g. "2GB")
 
     @property
@@ -125,3 +130,62 @@ def resolve_inputs(
                 f"in {CONFIG_NAME}",
             )
     return inputs
+
+
+class ProjectSettings(BaseModel):
+    """gthfx.yaml and the command-line flags, resolved (see `resolve_settings`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    out: Path  # the runs folder
+    rules: Path  # a ruleset file or a folder of them
+    sources: Path | None  # a sources mapping over the shipped one; None: the shipped one
+    encoding: str | None  # the forced CSV encoding; None: detected per file
+    excel: bool  # write the Excel workbooks
+    inputs: dict[str, tuple[Path, ...]] = Field(default_factory=dict)  # files per extract
+
+
+def resolve_settings(
+    config: Path | None,
+    *,
+    out: Path | None = None,
+    rules: Path | None = None,
+    sources: Path | None = None,
+    encoding: str | None = None,
+    excel: bool | None = None,
+    run_date: date | None = None,
+    extracts: Mapping[str, Sequence[Path] | None] | None = None,
+    every_extract: bool = True,
+) -> ProjectSettings:
+    """The settings of one command: each flag given (not None) wins over gthfx.yaml (`config`,
+    else ./gthfx.yaml when present), which wins over the defaults. Paths from gthfx.yaml are
+    relative to it.
+
+    With `extracts` (the files given per extract on the command line) the input files are
+    resolved for `run_date`: templates filled, globs expanded. With `every_extract` each extract
+    needs files, from the flags or else from gthfx.yaml (classify, explain, simulate); without
+    it only the extracts given are resolved (a recheck's fresh extracts)."""
+    cfg = load_config(config)
+    inputs: dict[str, tuple[Path, ...]] = {}
+    if extracts is not None:
+        if run_date is None:
+            raise TypeError("resolving extract files needs the run date")
+        given = {name: list(files or ()) for name, files in extracts.items()}
+        if every_extract:
+            inputs = resolve_inputs(cfg, run_date, given)
+        else:
+            inputs = {
+                name: expand([str(p) for p in files], run_date, Path("."), name)
+                for name, files in given.items()
+                if files
+            }
+    return ProjectSettings(
+        out=out if out is not None else cfg.base / cfg.out,
+        rules=rules if rules is not None else cfg.base / cfg.rules,
+        sources=sources
+        if sources is not None
+        else (cfg.base / cfg.sources if cfg.sources else None),
+        encoding=encoding or cfg.encoding,
+        excel=excel if excel is not None else cfg.excel,
+        inputs=inputs,
+    )
