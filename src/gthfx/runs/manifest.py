@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
@@ -174,19 +175,20 @@ def _from_version_0(data: dict[str, Any]) -> dict[str, Any]:
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_version_0}
 
 
-def manifest_version(data: dict[str, Any], where: str) -> int:
-    """The layout version a manifest mapping declares (0 when it declares none); a version newer
-    than this gthfx knows is a `RunError` naming the gthfx that wrote it."""
+def manifest_version(data: dict[str, Any], run: Path) -> int:
+    """The layout version the manifest mapping of the run folder `run` declares (0 when it
+    declares none); a version newer than this gthfx knows is a `RunError` naming the gthfx that
+    wrote it."""
     version = data.get("manifest_version", 0)
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
         raise RunError(
-            f"{where}: manifest_version is {version!r}, not a version number",
+            f"{run / MANIFEST_NAME}: manifest_version is {version!r}, not a version number",
             hint="the manifest was edited or damaged; restore it from a backup",
         )
     if version > MANIFEST_VERSION:
         writer = data.get("gthfx_version") or "unknown"
         raise RunError(
-            f"{where}: written by gthfx {writer} (manifest version {version}), which this version "
+            f"{run}: written by gthfx {writer} (manifest version {version}), which this version "
             f"(gthfx {__version__}) cannot read",
             hint=f"read it with gthfx {writer} or later (this one reads manifest versions 0 to "
             f"{MANIFEST_VERSION})",
@@ -194,10 +196,10 @@ def manifest_version(data: dict[str, Any], where: str) -> int:
     return version
 
 
-def upgrade(data: dict[str, Any], where: str) -> dict[str, Any]:
+def upgrade(data: dict[str, Any], run: Path) -> dict[str, Any]:
     """A manifest mapping of any readable version in the current layout. `manifest_version`
     still says which version the file was written in (0 for an unversioned one)."""
-    written = version = manifest_version(data, where)
+    written = version = manifest_version(data, run)
     while version < MANIFEST_VERSION:
         data = UPGRADES[version](data)
         version += 1

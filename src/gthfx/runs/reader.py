@@ -178,7 +178,7 @@ def open_run(path: Path) -> Run:
         ) from None
     if not isinstance(data, dict):
         raise RunError(f"{manifest_path}: not a gthfx manifest (a JSON object was expected)")
-    data = upgrade(data, str(path))
+    data = upgrade(data, path)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
