@@ -25,7 +25,7 @@ from gthfx.report.render import ClerkTables
 from gthfx.rules.plan import compile_for
 from gthfx.runs.changes import change_counts, change_log
 from gthfx.runs.layout import check_target, previous_run, run_lock, workspace
-from gthfx.runs.reader import outcome_paths
+from gthfx.runs.reader import open_run
 from gthfx.runs.writer import write_run
 from gthfx.settings.config import RunOptions
 from gthfx.vocab import OUTCOME_ORDER
@@ -90,7 +90,7 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
         if against is not None:
             if against.resolve() == target.resolve():
                 raise RunError(f"{against}: a run cannot be compared with itself")
-            outcome_paths(against)  # an incomplete run folder is an error, before any work
+            open_run(against)  # an incomplete or unreadable run folder is an error, before any work
         with reporter.stage("rules", "读取规则 reading rules"):
             sources, compiled = compile_for(options)
         with workspace(options.out, options.run_date) as work:

@@ -15,7 +15,6 @@ Causes, "where the runs know it":
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import polars as pl
 from gthfx.errors import RunError
 from gthfx.report.regions import region_name
 from gthfx.runs.changes import diff_outcomes
-from gthfx.runs.reader import read_outcomes
+from gthfx.runs.reader import open_run
 from gthfx.vocab import BASE_COLUMNS, CHANGE_LABELS, OUTCOME_ORDER, TIER_LABELS
 
 NEW = "new"
@@ -75,37 +74,6 @@ class Comparison:
     @property
     def changed(self) -> int:
         return self.changes.height
-
-
-def _manifest(run: Path) -> dict[str, object]:
-    path = run / "manifest.json"
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{path}: not a readable manifest ({exc})") from None
-    return data if isinstance(data, dict) else {}
-
-
-def _same_run(named: object, run_a: Path, run_b: Path) -> bool:
-    """Whether a run path written in RUN_B's manifest is RUN_A. A relative path was relative to
-    where that run was started, so a sibling of RUN_B with the same name counts as well."""
-    if not isinstance(named, str) or not named:
-        return False
-    path = Path(named)
-    if path.resolve() == run_a.resolve():
-        return True
-    return path.name == run_a.name and run_a.resolve().parent == run_b.resolve().parent
-
-
-def _outcomes(run: Path, which: str) -> pl.DataFrame:
-    if not run.is_dir():
-        raise RunError(
-            f"{which} {run}: no such run folder",
-            hint="name a folder written by gthfx classify or recheck, e.g. runs/2024-07-01",
-        )
-    return read_outcomes(run)
 
 
 def _transitions(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
@@ -161,8 +129,9 @@ def _review(run_b: Path) -> pl.DataFrame | None:
 def compare_runs(run_a: Path, run_b: Path) -> Comparison:
     """Compare RUN_A (before) with RUN_B (after). A missing or incomplete run folder is a
     `RunError`."""
-    before = _outcomes(run_a, "RUN_A")
-    after = _outcomes(run_b, "RUN_B")
+    first, second = open_run(run_a), open_run(run_b)
+    before = first.outcomes().collect()
+    after = second.outcomes().collect()
     base = {*BASE_COLUMNS, "decided"}  # `decided`: a recheck's mark, not a value rules read
     indicators = [c for c in after.columns if c in before.columns and c not in base]
     changes = diff_outcomes(before, after, indicators).with_columns(
@@ -170,13 +139,13 @@ def compare_runs(run_a: Path, run_b: Path) -> Comparison:
     )
     notes: list[str] = []
 
-    manifest = _manifest(run_b)
-    logged = run_b / "changes.parquet"
-    named = manifest.get("base_run") or manifest.get("previous_run")
-    keys = ("previous_run", "base_run", "base_run_absolute")
-    if logged.exists() and any(_same_run(manifest.get(k), run_a, run_b) for k in keys):
-        own = pl.read_parquet(logged).select(
-            pl.col("uscc").cast(pl.String), pl.col("cause").cast(pl.String).alias("logged")
+    if second.compared_with(run_a):
+        logged = run_b / "changes.parquet"
+        named = second.manifest.base_run or second.manifest.previous_run
+        own = (
+            second.changes()
+            .select(pl.col("uscc").cast(pl.String), pl.col("cause").cast(pl.String).alias("logged"))
+            .collect()
         )
         changes = (
             changes.join(own, on="uscc", how="left")

@@ -20,10 +20,10 @@ from typing import Any
 import polars as pl
 
 from gthfx.engines.memory import type_extracts
-from gthfx.errors import ConfigError, InputError, RulesError, RunError
+from gthfx.errors import ConfigError, RulesError
 from gthfx.ingest import uscc
 from gthfx.ingest.join import join_extracts
-from gthfx.ingest.load import RawExtract, load_extract, sha256_of
+from gthfx.ingest.load import RawExtract, load_extract
 from gthfx.ingest.validate import ValidatedExtract, validate_extract
 from gthfx.report.labels import FLAGS, REJECT_REASONS, reason_labels
 from gthfx.report.regions import REGION_NAMES
@@ -42,8 +42,8 @@ from gthfx.rules.grammar import (
     names_in,
     parse_expression,
 )
-from gthfx.rules.model import RulesetFile, load_ruleset, ruleset_in_force
-from gthfx.runs.reader import read_outcomes
+from gthfx.rules.model import RulesetFile, ruleset_in_force
+from gthfx.runs.reader import Run, open_run
 from gthfx.settings.sources import EXTRACTS, SourcesMapping, load_sources
 from gthfx.vocab import TIER_LABELS
 
@@ -521,7 +521,7 @@ def _unknown_code(code: str, status: str, rejects: pl.DataFrame, where: str) -> 
     return ConfigError("\n".join(lines), hint=hint)
 
 
-def _explain(ctx: _Context, run_dir: Path | None, where: str) -> Explanation:
+def _explain(ctx: _Context, run: Run | None, where: str) -> Explanation:
     typed = type_extracts({e: _reader(ctx.raws[e]) for e in EXTRACTS}, ctx.compiled, ctx.sources)
     status = code_status(ctx.code)
     mine = typed.outcomes.filter(pl.col("uscc") == ctx.code)
@@ -593,8 +593,9 @@ def _explain(ctx: _Context, run_dir: Path | None, where: str) -> Explanation:
                 f"逐条计算得到的规则 {first.id} 与分型结果的规则 {outcome.rule_id} 不一致"
             )
     run_outcome: Outcome | None = None
-    if run_dir is not None:
-        before = read_outcomes(run_dir).filter(pl.col("uscc") == ctx.code)
+    run_dir = run.path if run is not None else None
+    if run is not None:
+        before = run.outcomes().filter(pl.col("uscc") == ctx.code).collect()
         if before.height == 0:
             warnings.append(f"运行结果 {run_dir} 中没有该户,而按原输入重新计算有结果")
         else:
@@ -665,35 +666,6 @@ def explain_fresh(
     return _explain(ctx, None, "the extracts")
 
 
-def _locate(recorded: str, run_dir: Path) -> Path:
-    """A path the manifest recorded (relative to where classify ran): as written, else relative
-    to the folder that holds the runs folder."""
-    path = Path(recorded)
-    if path.is_absolute() or path.exists():
-        return path
-    for base in (run_dir.parent.parent, run_dir.parent):
-        if (base / path).exists():
-            return base / path
-    return path
-
-
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    manifest = run_dir / "manifest.json"
-    if not run_dir.is_dir():
-        raise RunError(
-            f"{run_dir}: no such run folder", hint="runs are folders like runs/2024-07-01"
-        )
-    if not manifest.is_file():
-        raise RunError(f"{run_dir}: not a gthfx run folder (no manifest.json)")
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{manifest}: cannot be read: {exc}") from None
-    if not isinstance(data, dict) or "inputs" not in data or "ruleset" not in data:
-        raise RunError(f"{manifest}: not a classify manifest (no inputs or ruleset)")
-    return data
-
-
 def explain_run(
     code: str,
     run_dir: Path,
@@ -704,35 +676,18 @@ def explain_run(
     """The outcome of one business in a run, recomputed from the run's own inputs and ruleset
     (both checked against the SHA-256 in the manifest) and compared with the run's result."""
     norm = normalise_code(code)
-    manifest = read_manifest(run_dir)
-    run_date = date.fromisoformat(manifest["run_date"])
-    inputs: dict[str, list[Path]] = {e: [] for e in EXTRACTS}
-    for info in manifest["inputs"]:
-        path = _locate(info["path"], run_dir)
-        if not path.is_file():
-            raise InputError(
-                f"{info['path']}: input file of the run {run_dir} not found",
-                hint="run explain from the folder where classify ran, or use --date",
-            )
-        if sha256_of(path) != info["sha256"]:
-            raise InputError(
-                f"{path}: changed since the run {run_dir} (SHA-256 differs from the manifest)",
-                hint="explain against the current files with --date instead of --run",
-            )
-        inputs[info["extract"]].append(path)
-    rs_info = manifest["ruleset"]
-    rs_path = _locate(str(rs_info.get("path", "")), run_dir)
-    if not rs_path.is_file():
-        raise RulesError(f"{rs_info.get('path')}: ruleset file of the run {run_dir} not found")
-    ruleset = load_ruleset(rs_path)
-    if rs_info.get("sha256") and ruleset.sha256 != rs_info["sha256"]:
-        raise RulesError(
-            f"{rs_path}: changed since the run {run_dir} (SHA-256 differs from the manifest, "
-            f"ruleset {rs_info.get('id')})",
-            hint="explain against the ruleset in force now with --date instead of --run",
-        )
+    run = open_run(run_dir)
+    found = run.inputs(
+        hint="run explain from the folder where classify ran, or explain against the current "
+        "files with --date instead of --run"
+    )
+    inputs = {e: list(found.get(e, ())) for e in EXTRACTS}
+    ruleset = run.ruleset(
+        hint="explain against the ruleset in force now with --date instead of --run"
+    )
+    run_date = run.manifest.run_date
     ctx = _context(norm, run_date, ruleset, inputs, sources, encoding)
-    return _explain(ctx, run_dir, f"the run {run_dir}")
+    return _explain(ctx, run, f"the run {run_dir}")
 
 
 __all__ = ["Explanation", "explain_fresh", "explain_run", "expression_text", "split_clauses"]

@@ -7,7 +7,6 @@ whose change log is against the base run, with an audit trail and a feedback rep
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -29,7 +28,7 @@ from gthfx.report.render import ClerkTables, as_text_table
 from gthfx.rules.plan import compile_for
 from gthfx.runs.changes import diff_outcomes
 from gthfx.runs.layout import check_target, run_lock, workspace
-from gthfx.runs.reader import read_outcomes
+from gthfx.runs.reader import Run, open_run
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, load_sources
 from gthfx.vocab import EXCLUDED, OUTCOME_ORDER, TIER_LABELS
@@ -133,49 +132,22 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _read_manifest(base: Path) -> dict[str, Any]:
-    path = base / "manifest.json"
-    if not path.is_file():
-        raise RunError(f"{base}: not a gthfx run folder (no manifest.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{path}: cannot read the manifest ({exc})") from None
-    if not isinstance(data, dict) or "inputs" not in data:
-        raise RunError(f"{path}: not a gthfx manifest (no inputs)")
-    return data
-
-
-def _base_inputs(
-    manifest: dict[str, Any], base: Path, fresh: dict[str, tuple[Path, ...]]
-) -> dict[str, tuple[Path, ...]]:
-    """Per extract: the fresh files when given, else the base run's files, each checked against
-    its SHA-256 (every changed or missing file is named)."""
-    problems: list[str] = []
-    inputs: dict[str, list[Path]] = {e: [] for e in EXTRACTS}
-    for info in manifest["inputs"]:
-        extract = info["extract"]
-        if fresh.get(extract):
-            continue
-        candidates = [Path(info.get("absolute_path") or ""), Path(info["path"])]
-        path = next((p for p in candidates if str(p) and p.is_file()), None)
-        if path is None:
-            problems.append(f"{info['path']}: input of the base run {base} not found")
-            continue
-        if sha256_of(path) != info["sha256"]:
-            problems.append(
-                f"{path}: changed since the base run {base} (SHA-256 differs); "
-                f"pass the new files with --{extract} to recheck with fresh data"
-            )
-            continue
-        inputs[extract].append(path)
-    if problems:
-        raise InputError("; ".join(problems))
+def _inputs(base: Run, fresh: dict[str, tuple[Path, ...]]) -> dict[str, tuple[Path, ...]]:
+    """Per extract: the fresh files when given, else the base run's files (found and checked
+    against their SHA-256 by the run reader)."""
+    given = {e for e, paths in fresh.items() if paths}
+    recorded = base.inputs(
+        skip=given,
+        hint="pass the new files of a changed extract (--annual, --tax, --social) to recheck "
+        "with fresh data",
+    )
     out: dict[str, tuple[Path, ...]] = {}
     for extract in EXTRACTS:
-        out[extract] = tuple(fresh[extract]) if fresh.get(extract) else tuple(inputs[extract])
+        out[extract] = tuple(fresh[extract]) if extract in given else recorded.get(extract, ())
         if not out[extract]:
-            raise InputError(f"the base run {base} lists no {extract} file, and none was given")
+            raise InputError(
+                f"the base run {base.path} lists no {extract} file, and none was given"
+            )
     return out
 
 
@@ -280,18 +252,18 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
     reporter = reporter or Reporter(quiet=True)
     engine = _correcting_engine()
     base = options.base
-    manifest = _read_manifest(base)
-    settings = manifest.get("settings") or {}
-    sources_path = Path(settings["sources"]) if settings.get("sources") else None
-    base_date = date.fromisoformat(manifest["run_date"])
+    base_run = open_run(base)
+    settings = base_run.manifest.settings
+    sources_path = Path(settings.sources) if settings.sources else None
+    base_date = base_run.manifest.run_date
     if options.run_date < base_date:
         raise ConfigError(f"--date {options.run_date} is before the base run's date {base_date}")
     with run_lock(options.out):
         target = check_target(options.out, options.run_date, options.force)
         if target.resolve() == base.resolve():
             raise RunError(f"{base}: a recheck cannot replace its own base run")
-        before = read_outcomes(base)
-        inputs = _base_inputs(manifest, base, options.fresh)
+        before = base_run.outcomes().collect()
+        inputs = _inputs(base_run, options.fresh)
         with reporter.stage("review", "读取复核 reading the review files"):
             review, problems = read_review(
                 load_sources(sources_path),
@@ -307,7 +279,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
             out=options.out,
             rules=options.rules,
             sources=sources_path,
-            encoding=settings.get("encoding"),
+            encoding=settings.encoding,
             force=options.force,
             excel=options.excel,
             command=options.command,
@@ -377,7 +349,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                 excel=options.excel,
                 # a recheck runs on an engine that applies corrections, whatever engine typed
                 # its base run
-                settings={**settings, "engine": engine.name, "memory_limit": None},
+                settings={**settings.model_dump(), "engine": engine.name, "memory_limit": None},
                 reporter=reporter,
                 extra=extra,
                 manifest_extra={

@@ -3,10 +3,8 @@ manifest — all into a staging folder that replaces the run folder only when co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -15,12 +13,22 @@ import polars as pl
 from gthfx import __version__
 from gthfx.engines.base import FileTable, Table, TypedRun, merged
 from gthfx.ingest.load import sha256_of
+from gthfx.ingest.validate import Accounting
 from gthfx.report.labels import FLAGS, REJECT_REASONS, column_headers, reason_labels
 from gthfx.report.regions import region_name
 from gthfx.report.render import ClerkTables, as_text_table
 from gthfx.report.review_workbook import write_review_workbooks
 from gthfx.runs.changes import change_counts
 from gthfx.runs.layout import commit, staging_folder
+from gthfx.runs.manifest import (
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    AccountingRecord,
+    InputRecord,
+    Manifest,
+    ParameterRecord,
+    RulesetRecord,
+)
 from gthfx.vocab import (
     CHANGE_LABELS,
     CHANGE_SCHEMA,
@@ -145,12 +153,10 @@ def write_run(
         run_date,
         data_files,
         timings,
+        settings or {},
+        manifest_extra or {},
     )
-    manifest["settings"] = settings or {}
-    manifest.update(manifest_extra or {})
-    (staging / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     commit(staging, target)
 
 
@@ -186,7 +192,10 @@ def _manifest(
     run_date: date,
     data_files: dict[str, str],
     timings: dict[str, float],
-) -> dict[str, object]:
+    settings: dict[str, object],
+    extra: dict[str, object],
+) -> Manifest:
+    """The run's manifest; `settings` and `extra` (a recheck's keys) are checked by the model."""
     rs_file = run.compiled.source
     rs = rs_file.ruleset
     rejects_by_reason = {
@@ -198,41 +207,60 @@ def _manifest(
         .collect()
         .iter_rows()
     }
-    return {
-        "gthfx_version": __version__,
-        "kind": "classify",
-        "command": list(command),
-        "run_date": run_date.isoformat(),
-        "report_year": run_date.year - 1,
-        "ruleset": {
-            "id": rs.id,
-            "title": rs.title,
-            "path": str(rs_file.path),
-            "absolute_path": str(rs_file.path.resolve()),
-            "sha256": rs_file.sha256,
-            "effective_from": rs.effective_from.isoformat(),
-            "effective_to": rs.effective_to.isoformat() if rs.effective_to else None,
-            "parameters": {
-                name: {"value": p.value, "unit": p.unit, "source": p.source}
-                for name, p in rs.parameters.items()
-            },
+    ruleset = RulesetRecord(
+        id=rs.id,
+        title=rs.title,
+        path=str(rs_file.path),
+        absolute_path=str(rs_file.path.resolve()),
+        sha256=rs_file.sha256,
+        effective_from=rs.effective_from,
+        effective_to=rs.effective_to,
+        parameters={
+            name: ParameterRecord(value=p.value, unit=p.unit, source=p.source)
+            for name, p in rs.parameters.items()
         },
-        "inputs": [
-            {
-                **asdict(info),
-                "absolute_path": str(Path(info.path).resolve()),
-                "ignored_columns": list(info.ignored_columns),
-                "accounting": run.per_file[info.path].as_dict(),
-            }
-            for info in run.files
-        ],
-        "accounting": {name: acc.as_dict() for name, acc in run.accounting.items()},
-        "outcomes": counts,
-        "businesses": sum(counts.values()),
-        "rejects_by_reason": rejects_by_reason,
-        "previous_run": str(previous) if previous is not None else None,
-        "previous_run_absolute": str(previous.resolve()) if previous is not None else None,
-        "changes": change_counts(FileTable(changes)),
-        "files": data_files,
-        "timings_seconds": {k: round(v, 3) for k, v in sorted(timings.items())},
-    }
+    )
+    inputs = tuple(
+        InputRecord(
+            extract=info.extract,
+            path=info.path,
+            absolute_path=str(Path(info.path).resolve()),
+            sha256=info.sha256,
+            format=info.format,
+            encoding=info.encoding,
+            rows=info.rows,
+            columns=info.columns,
+            ignored_columns=tuple(info.ignored_columns),
+            accounting=_accounting(run.per_file[info.path]),
+        )
+        for info in run.files
+    )
+    return Manifest.model_validate(
+        {
+            "manifest_version": MANIFEST_VERSION,
+            "gthfx_version": __version__,
+            "kind": "classify",
+            "command": command,
+            "run_date": run_date,
+            "report_year": run_date.year - 1,
+            "ruleset": ruleset,
+            "inputs": inputs,
+            "accounting": {name: _accounting(acc) for name, acc in run.accounting.items()},
+            "outcomes": counts,
+            "businesses": sum(counts.values()),
+            "rejects_by_reason": rejects_by_reason,
+            "previous_run": str(previous) if previous is not None else None,
+            "previous_run_absolute": str(previous.resolve()) if previous is not None else None,
+            "changes": change_counts(FileTable(changes)),
+            "files": data_files,
+            "timings_seconds": {k: round(v, 3) for k, v in sorted(timings.items())},
+            "settings": settings,
+            **extra,
+        }
+    )
+
+
+def _accounting(acc: Accounting) -> AccountingRecord:
+    return AccountingRecord(
+        read=acc.read, used=acc.used, rejected=acc.rejected, collapsed=acc.collapsed
+    )
