@@ -44,9 +44,11 @@ bench: install
 samples: install
 	$(BIN)/gthfx samples --rows 2000 --out samples --years 2 --format mixed
 
-## lock: refresh requirements.lock after changing pyproject.toml (needs uv; not used by CI)
+## lock: refresh requirements.lock after changing pyproject.toml (needs uv; not used by CI), then
+## its runtime subset requirements-runtime.lock (same pins, no extras) for the wheel check
 lock:
 	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml -c requirements.lock --universal --python-version 3.11 --generate-hashes -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
