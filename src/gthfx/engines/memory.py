@@ -1,4 +1,6 @@
-"""The yearly typing run as one library call: `classify(options) -> RunResult`. Never prints."""
+"""The in-memory engine (`--engine polars`, the default): the extracts loaded, validated and
+joined as Polars frames, and the whole population typed at once by the compiled ruleset. Never
+prints, never writes a run folder."""
 
 from __future__ import annotations
 
