@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test pytest lint typecheck format bench samples lock clean
+.PHONY: install demo test pytest lint typecheck format bench samples lock clean wheel-check
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,11 @@ typecheck: install
 format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+## wheel-check: build the wheel, install it into a clean venv with the runtime lock only (no
+## extras), run every command once on copies of gthfx.yaml, rules/ and samples/ (CI runs it)
+wheel-check: install
+	$(BIN)/python tests/wheel_check.py
 
 ## bench: 1 M and 10 M synthetic businesses, gthfx beside a bare Polars query
 bench: install
