@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test pytest lint typecheck format bench samples lock clean wheel-check
+.PHONY: install demo test pytest lint typecheck format bench samples lock clean wheel-check docs
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ format: install
 ## extras), run every command once on copies of gthfx.yaml, rules/ and samples/ (CI runs it)
 wheel-check: install
 	$(BIN)/python tests/wheel_check.py
+
+## docs: rewrite the README's module table from the module docstrings (tests/test_docs.py checks it)
+docs: install
+	$(BIN)/python tests/module_table.py --write
 
 ## bench: 1 M and 10 M synthetic businesses, gthfx beside a bare Polars query
 bench: install
