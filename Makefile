@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test pytest lint typecheck format bench samples lock clean
+.PHONY: install demo test pytest lint typecheck format bench samples lock clean wheel-check docs
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,15 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+## wheel-check: build the wheel, install it into a clean venv with the runtime lock only (no
+## extras), run every command once on copies of gthfx.yaml, rules/ and samples/ (CI runs it)
+wheel-check: install
+	$(BIN)/python tests/wheel_check.py
+
+## docs: rewrite the README's module table from the module docstrings (tests/test_docs.py checks it)
+docs: install
+	$(BIN)/python tests/module_table.py --write
+
 ## bench: 1 M and 10 M synthetic businesses, gthfx beside a bare Polars query
 bench: install
 	$(BIN)/python bench/run.py
@@ -44,9 +53,11 @@ bench: install
 samples: install
 	$(BIN)/gthfx samples --rows 2000 --out samples --years 2 --format mixed
 
-## lock: refresh requirements.lock after changing pyproject.toml (needs uv; not used by CI)
+## lock: refresh requirements.lock after changing pyproject.toml (needs uv; not used by CI), then
+## its runtime subset requirements-runtime.lock (same pins, no extras) for the wheel check
 lock:
 	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml -c requirements.lock --universal --python-version 3.11 --generate-hashes -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,11 @@
-"""`compile-sql` as a use case: the ruleset in force on a date as one SQL query, over tables named
-after the extracts (validation, duplicates, the join and the rules) or over the joined table,
-with a header comment naming the ruleset, its SHA-256, the input tables and the output. Returns
-the text; never prints, writes no file."""
+"""`compile-sql` as a use case: the ruleset in force on a date as one SQL query.
+
+The query reads tables named after the extracts (validation, duplicates, the join and the rules)
+or the joined table, with a header comment naming the ruleset, its SHA-256, the input tables and
+the output.
+
+Returns the text; never prints, writes no file.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m gthfx.cli.main`: the same as the `gthfx` command."""
+"""`python -m gthfx.cli`: the same as the `gthfx` command."""
 
 from gthfx.cli.main import main
 

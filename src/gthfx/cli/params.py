@@ -1,6 +1,7 @@
-"""Where command-line arguments become values, declared once: the date type, the enums of
-engines (from the engine registry, the only list of them), SQL dialects and formats, and the
-options several commands share.
+"""Where command-line arguments become values, declared once.
+
+The date type, the enums of engines (from the engine registry, the only list of them), SQL
+dialects and formats, and the options several commands share.
 
 A value that does not parse raises `ConfigError` naming the option, the value and what it may
 be (exit 2, printed by `main`), before any file is read.

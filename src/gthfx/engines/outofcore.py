@@ -434,17 +434,20 @@ def _accounting(
 
 
 def _register_file_names(con: duckdb.DuckDBPyConnection, loaded: dict[str, RawExtract]) -> None:
-    names = pl.DataFrame(
-        [
-            {"extract": extract, "_file": index, "file": info.path}
-            for extract, raw in loaded.items()
-            for index, info in enumerate(raw.files)
-        ],
-        schema={"extract": pl.String, "_file": pl.Int64, "file": pl.String},
+    """The input file of each (extract, file index), as a DuckDB table. Inserted as bound
+    parameters: a Polars frame would need pyarrow to cross into DuckDB, and pyarrow is no runtime
+    dependency (a file name with a quote in it stays a file name, too)."""
+    _execute(
+        con,
+        "CREATE OR REPLACE TABLE _file_names (extract VARCHAR, _file BIGINT, file VARCHAR)",
     )
-    con.register("_file_names_frame", names.to_arrow())
-    _execute(con, "CREATE OR REPLACE TABLE _file_names AS SELECT * FROM _file_names_frame")
-    con.unregister("_file_names_frame")
+    rows = [
+        (extract, index, info.path)
+        for extract, raw in loaded.items()
+        for index, info in enumerate(raw.files)
+    ]
+    if rows:
+        con.executemany("INSERT INTO _file_names VALUES (?, ?, ?)", rows)
 
 
 def _rejects_query(loaded: dict[str, RawExtract]) -> str:

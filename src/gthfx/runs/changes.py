@@ -1,6 +1,10 @@
-"""The change log: a pure diff of two runs' outcomes (before, after) → one frame of changes
-(`diff_outcomes`), and the change log of a typed run against an earlier run folder
-(`change_log`), a range of codes at a time where the run's tables live on disk."""
+"""The change log of a run: what changed since an earlier run, business by business, with the cause
+in words.
+
+`diff_outcomes` is a pure diff of two runs' outcomes (before, after) → one frame of changes;
+`change_log` diffs a typed run against an earlier run folder, a range of codes at a time where
+the run's tables live on disk.
+"""
 
 from __future__ import annotations
 

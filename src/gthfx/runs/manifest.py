@@ -1,6 +1,8 @@
-"""What `manifest.json` holds: one frozen model per part (the ruleset, each input file with its
-accounting, the settings, a recheck's review), `manifest_version` for the layout, and the one way
-to write it and to read it back.
+"""What `manifest.json` holds, as one versioned model, and the one way to write it and read it
+back.
+
+One frozen model per part (the ruleset, each input file with its accounting, the settings, a
+recheck's review) and `manifest_version` for the layout.
 
 The promise: a run folder is a versioned contract. This gthfx writes `MANIFEST_VERSION` and reads
 every version up to it: an older layout is upgraded, step by step, into the current one

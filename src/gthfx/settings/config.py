@@ -1,6 +1,10 @@
-"""The project config (`gthfx.yaml`) and the options of one run, as frozen pydantic models, and
-the one place where gthfx.yaml and the command-line flags become settings (`resolve_settings`):
-a flag wins over gthfx.yaml, which wins over the defaults. Settings only: no engine, no data."""
+"""The project config (`gthfx.yaml`) and the options of one run, as frozen pydantic models.
+
+`resolve_settings` is the one place where gthfx.yaml and the command-line flags become settings:
+a flag wins over gthfx.yaml, which wins over the defaults.
+
+Settings only: no engine, no data.
+"""
 
 from __future__ import annotations
 
