@@ -1,12 +1,44 @@
-"""Helpers the end-to-end tests share: writing small extracts and running the real entry point.
-(Imported as `support`: pytest puts the tests folder on the path.)"""
+"""Helpers the tests share: where things are, the shipped samples as run options, writing small
+extracts, and running the real entry point. (Imported as `support`: `tests/conftest.py` puts the
+tests folder on the path; the fixtures over these helpers live there.)"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
+from typing import Any
+
+from gthfx.settings.config import RunOptions
+from gthfx.settings.sources import EXTRACTS
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+SAMPLES = ROOT / "samples"  # the committed samples: <report year>/<extract>/files
+RULES = ROOT / "rules"  # the shipped rulesets
+FIXTURES = ROOT / "tests" / "fixtures"  # small files made for one test's purpose each
+
+
+def sample_inputs(report_year: int | str) -> dict[str, tuple[Path, ...]]:
+    """The shipped sample files of one report year, per extract, sorted."""
+    folder = SAMPLES / str(report_year)
+    return {e: tuple(sorted((folder / e).iterdir())) for e in EXTRACTS}
+
+
+def sample_options(out: Path, run_date: date, engine: str = "polars", **more: Any) -> RunOptions:
+    """Options of a classify run of the shipped samples at `run_date` (the report year before it),
+    writing into `out` with the shipped rules."""
+    settings: dict[str, Any] = {
+        "run_date": run_date,
+        "inputs": sample_inputs(run_date.year - 1),
+        "out": out,
+        "rules": RULES,
+        "engine": engine,
+        "command": ("gthfx", "classify"),
+    }
+    return RunOptions(**(settings | more))
+
 
 ANNUAL_HEADER = (
     "统一社会信用代码,个体工商户名称,经营者姓名,经营者身份证号码,联系电话,行政区划代码,行业代码,"

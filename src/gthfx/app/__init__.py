@@ -1,1 +1,2 @@
-"""App: one module per use case (classify, recheck, explain, simulate, diff, compile-sql, review); never prints."""
+"""App: one module per use case (classify, recheck, explain, simulate, diff, compile-sql, review);
+never prints."""

@@ -1,1 +1,2 @@
-"""Ingest: reading extract files, parsing messy values, the credit code, validation with rejects and accounting, and the join."""
+"""Ingest: reading extract files, parsing messy values, the credit code, validation with rejects
+and accounting, and the join."""

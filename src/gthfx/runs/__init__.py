@@ -1,1 +1,2 @@
-"""Runs: the run folder as a versioned contract — its layout and lock, manifest, change log, reader and writer."""
+"""Runs: the run folder as a versioned contract — its layout and lock, manifest, change log, reader
+and writer."""

@@ -12,8 +12,7 @@ from gthfx.errors import RulesError
 from gthfx.rules.cases import RuleCase
 from gthfx.rules.model import load_ruleset, with_parameters
 from gthfx.settings.sources import load_sources
-
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
 
 CHAINED = """
 extends: {base}

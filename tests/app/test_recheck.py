@@ -18,9 +18,8 @@ from gthfx.app.review_input import ReviewError, tier_of
 from gthfx.cli.main import app
 from gthfx.runs.reader import read_outcomes
 from gthfx.settings.config import RunOptions
-from support import run_cli, write_csv_extracts
+from support import ROOT, run_cli, write_csv_extracts
 
-ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 FIXTURES = ROOT / "tests" / "fixtures" / "review"
 

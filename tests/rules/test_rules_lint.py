@@ -10,10 +10,10 @@ import pytest
 from gthfx.rules.grammar import parse_expression
 from gthfx.rules.lint import Finding, always_true, has_errors, lint_file, lint_rules
 from gthfx.settings.sources import load_sources
+from support import FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-LINT = Path(__file__).parent / "fixtures" / "lint"
-RULES = Path(__file__).parent / "fixtures" / "rules"
+LINT = FIXTURES / "lint"
+RULES = FIXTURES / "rules"
 FIELD_TYPES = load_sources().field_types()
 
 # file → [(severity, rule id, line, keywords)], every finding of the file

@@ -18,9 +18,8 @@ from gthfx.app.compare import compare_runs, matrix
 from gthfx.cli.main import app
 from gthfx.errors import RunError
 from gthfx.settings.config import RunOptions
-from support import run_cli, write_csv_extracts
+from support import ROOT, run_cli, write_csv_extracts
 
-ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 
 TAX_CSV = (

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from gthfx.cli.main import app
 from gthfx.report.review_workbook import CLERK_HEADERS, KEY_HEADERS
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADER = (
     "统一社会信用代码,行政区划代码,行业代码,成立日期,登记状态,年报年度,年报报送日期,年报经营状态,"
     "从业人数,营业额,纳税总额,经营异常标记,严重违法失信\n"

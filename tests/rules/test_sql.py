@@ -26,24 +26,14 @@ from gthfx.rules.model import RulesetFile, with_parameters
 from gthfx.rules.to_sql import expression_sql, ruleset_sql
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import SourcesMapping, load_sources
+from support import sample_options
 
-ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = date(2024, 7, 1)
 OUTCOME = ["uscc", "tier", "rule_id", "reasons"]
 
 
 def _options(out: Path) -> RunOptions:
-    folder = ROOT / "samples" / "2023"
-    return RunOptions(
-        run_date=RUN_DATE,
-        inputs={
-            "annual": tuple(sorted((folder / "annual").glob("*.csv"))),
-            "tax": (folder / "tax" / "tax.xlsx",),
-            "social": (folder / "social" / "social.csv",),
-        },
-        out=out,
-        rules=ROOT / "rules",
-    )
+    return sample_options(out, RUN_DATE)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from gthfx.ingest import load, uscc
 from gthfx.ingest.parse import has_text, parse, parse_fast
 from gthfx.ingest.validate import type_rows
 from gthfx.settings.sources import MONEY_FACTOR, ExtractSpec, load_sources
-
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+from support import SAMPLES
 
 
 def rowwise_type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:

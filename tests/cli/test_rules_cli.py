@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from gthfx.cli.main import app
+from support import FIXTURES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-LINT = Path(__file__).parent / "fixtures" / "lint"
-RULES = Path(__file__).parent / "fixtures" / "rules"
+LINT = FIXTURES / "lint"
+RULES = FIXTURES / "rules"
 
 
 @pytest.fixture(autouse=True)

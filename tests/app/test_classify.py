@@ -18,9 +18,8 @@ from gthfx.app.classify import classify
 from gthfx.cli.main import app
 from gthfx.report import render
 from gthfx.settings.config import RunOptions
-from support import run_cli, write_csv_extracts
+from support import ROOT, run_cli, write_csv_extracts
 
-ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 
 # name, code, operator, id number, phone: personal data that must never leave the run

@@ -33,8 +33,8 @@ from gthfx.rules.grammar import parse_expression
 from gthfx.rules.model import load_ruleset
 from gthfx.runs.reader import read_outcomes
 from gthfx.settings.config import RunOptions
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 RUN_DATE = date(2024, 7, 1)
 

@@ -5,7 +5,6 @@ docstrings say (`make docs` regenerates it)."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 import typer
@@ -14,8 +13,8 @@ from typer.testing import CliRunner
 from gthfx.cli.main import app
 from module_table import README as README_PATH
 from module_table import Module, first_sentence, modules, problems, table, with_table
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 COMMANDS = sorted(c.name or "" for c in typer.main.get_group(app).commands.values())
 

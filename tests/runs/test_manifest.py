@@ -29,10 +29,8 @@ from gthfx.runs.reader import DATA_FILES, open_run, read_outcomes
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS
 from gthfx.vocab import OUTCOME_ORDER
-from support import run_cli
+from support import ROOT, run_cli, sample_inputs, sample_options
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
 V0 = ROOT / "tests" / "data" / "run-v0"  # see its README.md
 V0_DATE = date(2024, 7, 1)
 V0_RUN = Path("runs") / V0_DATE.isoformat()
@@ -44,24 +42,12 @@ V0_CODES = {  # the fixture's businesses and their outcomes (README.md there)
 }
 
 
-def sample_options(out: Path, run_date: date) -> RunOptions:
-    folder = SAMPLES / str(run_date.year - 1)
-    return RunOptions(
-        run_date=run_date,
-        inputs={e: tuple(sorted((folder / e).iterdir())) for e in EXTRACTS},
-        out=out,
-        rules=ROOT / "rules",
-        excel=False,
-        command=("gthfx", "classify"),
-    )
-
-
 @pytest.fixture(scope="module")
 def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The samples typed on 2023-07-01 and on 2024-07-01 (with a change log against the first)."""
     out = tmp_path_factory.mktemp("runs")
     for run_date in (date(2023, 7, 1), date(2024, 7, 1)):
-        classify(sample_options(out, run_date))
+        classify(sample_options(out, run_date, excel=False))
     return out
 
 
@@ -92,7 +78,7 @@ def test_a_written_run_reads_back_as_what_it_holds(sample_runs: Path) -> None:
         k: p.value for k, p in ruleset.ruleset.parameters.items()
     }
 
-    files = sample_options(sample_runs, m.run_date).inputs
+    files = sample_inputs(m.run_date.year - 1)
     assert {(i.extract, i.path) for i in m.inputs} == {
         (e, str(p)) for e, paths in files.items() for p in paths
     }
@@ -125,7 +111,7 @@ def test_a_written_run_reads_back_as_what_it_holds(sample_runs: Path) -> None:
 def test_a_run_is_found_where_the_manifest_says(sample_runs: Path) -> None:
     run = open_run(sample_runs / "2024-07-01")
     inputs = run.inputs()
-    assert inputs == sample_options(sample_runs, run.manifest.run_date).inputs
+    assert inputs == sample_inputs(run.manifest.run_date.year - 1)
     assert run.ruleset().sha256 == run.manifest.ruleset.sha256
     assert run.compared_with(sample_runs / "2023-07-01")
     assert not run.compared_with(sample_runs / "2024-07-01")

@@ -21,8 +21,9 @@ import yaml
 from stdnum.cn import uscc as stdnum_uscc
 
 from gthfx.tools.samples import EXTRA_HEADERS, SamplesResult, generate_samples
+from support import ROOT
 
-SOURCES = Path(__file__).resolve().parents[1] / "src" / "gthfx" / "defaults" / "sources.yaml"
+SOURCES = ROOT / "src" / "gthfx" / "defaults" / "sources.yaml"
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = [pow(3, i, 31) for i in range(17)]
 RUN = date(2024, 7, 1)

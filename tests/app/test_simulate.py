@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from test_classify import ANNUAL_ROWS, RULES, run_cli, write_extracts
 from typer.testing import CliRunner
 
 from gthfx.app import simulate
@@ -23,9 +24,7 @@ from gthfx.cli.main import app
 from gthfx.engines import memory
 from gthfx.errors import ConfigError, RulesError
 from gthfx.settings.config import RunOptions
-from test_classify import ANNUAL_ROWS, RULES, run_cli, write_extracts
 
-ROOT = Path(__file__).resolve().parents[1]
 DATE = "2024-07-01"
 # the development business of the test extracts has 1.2 M sales and 40 k tax
 ANNUAL_EXTRA = [

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from gthfx.app.rule_cases import run_case
 from gthfx.rules.cases import load_cases
 from gthfx.settings.sources import load_sources
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CASE_FILES = sorted((ROOT / "rules" / "cases").glob("*.yaml"))
 CASES = [case for path in CASE_FILES for case in load_cases(path)]
 

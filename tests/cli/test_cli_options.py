@@ -18,8 +18,8 @@ from gthfx.cli.main import app, main
 from gthfx.errors import ConfigError, RulesError
 from gthfx.rules.to_sql import DIALECTS
 from gthfx.settings.config import resolve_settings
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 

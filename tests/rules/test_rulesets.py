@@ -12,9 +12,10 @@ from gthfx.errors import RulesError
 from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.model import load_ruleset, ruleset_in_force
 from gthfx.settings.sources import load_sources
+from support import FIXTURES as TEST_FIXTURES
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+FIXTURES = TEST_FIXTURES / "rules"
 VALID = FIXTURES / "valid.yaml"
 FIELD_TYPES = load_sources().field_types()
 RUN_DATE = date(2024, 7, 1)

@@ -31,31 +31,9 @@ from gthfx.progress import Reporter
 from gthfx.rules.plan import compile_for
 from gthfx.rules.to_sql import outcomes_sql
 from gthfx.runs import changes
-from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, load_sources
 from gthfx.vocab import OUTCOME_FILES
-from support import run_cli
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
-
-
-def _inputs(year: int) -> dict[str, tuple[Path, ...]]:
-    folder = SAMPLES / str(year)
-    return {e: tuple(sorted((folder / e).iterdir())) for e in EXTRACTS}
-
-
-def _options(out: Path, run_date: date, engine: str, **more: Any) -> RunOptions:
-    return RunOptions(
-        run_date=run_date,
-        inputs=_inputs(run_date.year - 1),
-        out=out,
-        rules=ROOT / "rules",
-        engine=engine,  # type: ignore[arg-type]
-        command=("gthfx", "classify"),
-        **more,
-    )
-
+from support import ROOT, run_cli, sample_inputs, sample_options
 
 # ---- the same run folder ---------------------------------------------------------------------
 
@@ -67,7 +45,7 @@ def both_engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for engine in ("polars", "duckdb"):
         folder = tmp_path_factory.mktemp(engine)
         for run_date in (date(2023, 7, 1), date(2024, 7, 1)):
-            classify(_options(folder, run_date, engine))
+            classify(sample_options(folder, run_date, engine))
         out[engine] = folder
     return out
 
@@ -108,9 +86,9 @@ def test_many_buckets_and_ranges_give_the_same_run(
     the change log built over many ranges of codes: the same files as the Polars engine's."""
     monkeypatch.setattr(duck, "ROW_BYTES", 10**7)  # ~200 businesses per bucket under 2 GB
     monkeypatch.setattr(changes, "CHANGE_CHUNK", 150)
-    assert duck.bucket_count(list(_inputs(2023)["annual"]), 2 * 10**9) >= 5
+    assert duck.bucket_count(list(sample_inputs(2023)["annual"]), 2 * 10**9) >= 5
     for run_date in (date(2023, 7, 1), date(2024, 7, 1)):
-        classify(_options(tmp_path, run_date, "duckdb", excel=False))
+        classify(sample_options(tmp_path, run_date, "duckdb", excel=False))
     for run in ("2023-07-01", "2024-07-01"):
         want = both_engines["polars"] / run
         for name in [*OUTCOME_FILES.values(), "changes.parquet", "rejects.parquet"]:
@@ -124,7 +102,9 @@ def test_many_buckets_and_ranges_give_the_same_run(
 def test_work_folder_is_removed_and_a_killed_runs_leftovers_too(tmp_path: Path) -> None:
     leftover = tmp_path / ".staging-work-2024-07-01-999999"
     (leftover / "spill").mkdir(parents=True)
-    classify(_options(tmp_path, date(2024, 7, 1), "duckdb", memory_limit="256MB", excel=False))
+    classify(
+        sample_options(tmp_path, date(2024, 7, 1), "duckdb", memory_limit="256MB", excel=False)
+    )
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".staging")) == []
     manifest = json.loads((tmp_path / "2024-07-01" / "manifest.json").read_text("utf-8"))
     assert manifest["settings"]["memory_limit"] == "256MB"
@@ -152,7 +132,7 @@ def test_a_recheck_of_a_duckdb_run_records_its_own_engine(
 def _cli(tmp_path: Path, *more: str) -> tuple[int, str]:
     args = ["classify", "--date", "2024-07-01", "--out", str(tmp_path / "runs"), "--no-excel"]
     args += ["--rules", str(ROOT / "rules")]
-    for extract, paths in _inputs(2023).items():
+    for extract, paths in sample_inputs(2023).items():
         for path in paths:
             args += [f"--{extract}", str(path)]
     done = run_cli([*args, *more], cwd=tmp_path)
@@ -173,7 +153,7 @@ def test_cli_runs_the_duckdb_engine(tmp_path: Path) -> None:
         (["--engine", "duckdb", "--memory-limit", "lots"], "--memory-limit 'lots'"),
     ],
 )
-def test_cli_refuses_bad_engine_options(tmp_path: Path, more: list[str], words: str) -> None:
+def test_cli_refuses_bad_enginesample_options(tmp_path: Path, more: list[str], words: str) -> None:
     code, text = _cli(tmp_path, *more)
     assert code == 2, text
     assert words in " ".join(text.split())
@@ -186,7 +166,7 @@ def test_cli_refuses_bad_engine_options(tmp_path: Path, more: list[str], words: 
 def test_platform_sql_over_extract_tables_agrees_with_polars(tmp_path: Path) -> None:
     """`outcomes_sql` over tables named after the extracts (the data platform's typed tables)
     against the Polars engine fed the very same typed rows."""
-    options = _options(tmp_path, date(2024, 7, 1), "polars")
+    options = sample_options(tmp_path, date(2024, 7, 1), "polars")
     sources, compiled = compile_for(options)
     raw = {
         e: load_extract(
@@ -278,7 +258,7 @@ def _raw(extract: str, rows: list[dict[str, Any]], fields: list[str], spec: Any)
     return RawExtract(extract, type_rows(frame, spec), infos, typed=True)
 
 
-_OPTIONS = _options(Path(tempfile.gettempdir()), date(2024, 7, 1), "polars")
+_OPTIONS = sample_options(Path(tempfile.gettempdir()), date(2024, 7, 1), "polars")
 _SOURCES, _COMPILED = compile_for(_OPTIONS)
 _FIELDS = {
     e: {f: _SOURCES.extracts[e].fields[f].type for f in _SOURCES.extracts[e].typed_fields()}

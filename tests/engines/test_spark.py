@@ -31,6 +31,7 @@ from gthfx.rules.plan import compile_for
 from gthfx.rules.to_sql import TABLE, outcomes_sql, ruleset_sql
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, load_sources
+from support import sample_options
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.spark
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTCOME = ["tier", "rule_id", "reasons"]
 # the samples and run dates: this year's ruleset, and last year's baseline on last year's samples
 RUNS = [
@@ -106,17 +106,8 @@ def _register(spark: SparkSession, name: str, frame: pl.DataFrame) -> None:
 
 
 def _options(year: str, run_date: date, out: Path) -> RunOptions:
-    folder = ROOT / "samples" / year
-    return RunOptions(
-        run_date=run_date,
-        inputs={
-            "annual": tuple(sorted((folder / "annual").glob("*.csv"))),
-            "tax": (folder / "tax" / "tax.xlsx",),
-            "social": (folder / "social" / "social.csv",),
-        },
-        out=out,
-        rules=ROOT / "rules",
-    )
+    assert int(year) == run_date.year - 1  # the samples of the report year before the run
+    return sample_options(out, run_date)
 
 
 def _field_kinds() -> dict[str, str]:

@@ -18,25 +18,13 @@ from gthfx.app.classify import classify
 from gthfx.cli.main import app
 from gthfx.report.review_workbook import CLERK_HEADERS, KEY_HEADERS, district_file
 from gthfx.settings.config import RunOptions
+from support import sample_options
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
 HEADERS = [*KEY_HEADERS, *CLERK_HEADERS]
 
 
 def _options(year: int, out: Path, *, force: bool = False) -> RunOptions:
-    folder = SAMPLES / str(year - 1)
-    return RunOptions(
-        run_date=date(year, 7, 1),
-        inputs={
-            "annual": tuple(sorted((folder / "annual").glob("*.csv"))),
-            "tax": (folder / "tax" / "tax.xlsx",),
-            "social": (folder / "social" / "social.csv",),
-        },
-        out=out,
-        rules=ROOT / "rules",
-        force=force,
-    )
+    return sample_options(out, date(year, 7, 1), force=force)
 
 
 @pytest.fixture(scope="module")
