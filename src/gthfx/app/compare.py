@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from gthfx.errors import RunError
+from gthfx.report.labels import COLUMN_HEADERS
 from gthfx.report.regions import region_name
 from gthfx.runs.changes import diff_outcomes
 from gthfx.runs.reader import open_run
@@ -39,16 +40,15 @@ LIST_COLUMNS = (
     "rule_after", "cause", "cause_source", "review",
 )  # fmt: skip
 
+# the change log's columns keep the words of every other clerk table (`report.labels`)
 HEADERS = {
-    "uscc": "统一社会信用代码",
-    "region_code": "行政区划代码",
-    "district": "区划名称",
-    "tier_before": "上次分型",
-    "tier_after": "本次分型",
-    "change": "变动",
-    "rule_before": "上次规则",
-    "rule_after": "本次规则",
-    "cause": "变动原因",
+    **{
+        c: COLUMN_HEADERS[c]
+        for c in (
+            *("uscc", "region_code", "district", "tier_before", "tier_after", "change"),
+            *("rule_before", "rule_after", "cause"),
+        )
+    },
     "cause_source": "原因来源",
     "review": "复核记录",
     "total_before": "上次户数",
