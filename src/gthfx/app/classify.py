@@ -133,7 +133,7 @@ def finish_run(
     """The end of every run (classify, recheck): counts per outcome and district, the run
     folder written atomically in place of `target`, and the result. `extra` and
     `manifest_extra` add a use case's own files and manifest entries (see `runs.writer`)."""
-    counts, by_district = summarise(pl.concat([t.lazy() for t in run.outcomes.values()]))
+    counts, by_district = summarise(run.any_order())
     with reporter.stage("write", "写出结果 writing the run folder"):
         write_run(
             target,

@@ -305,6 +305,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                     tier: FrameTable(outcomes.lazy().filter(pl.col("tier") == tier))
                     for tier in OUTCOME_ORDER
                 },
+                everything=FrameTable(outcomes),
             )
             with reporter.stage("changes", "对比基准 comparing with the base run"):
                 changes = diff_outcomes(

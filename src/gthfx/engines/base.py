@@ -101,7 +101,9 @@ class TypedRun:
     """What every engine returns: a run typed, before anything is written.
 
     `outcomes` has one table per outcome (`vocab.OUTCOME_ORDER`), each sorted by `uscc`, with
-    the columns of the plan's outcome schema (BASE_COLUMNS, the indicators, `decided`)."""
+    the columns of the plan's outcome schema (BASE_COLUMNS, the indicators, `decided`).
+    `everything`, where the engine holds one, is every outcome in one table sorted by `uscc`
+    (the outcome tables are then queries over it): read whole, it costs no copy and no merge."""
 
     compiled: CompiledRuleset
     sources: SourcesMapping
@@ -111,10 +113,19 @@ class TypedRun:
     files: Sequence[FileInfo]
     per_file: Mapping[str, Accounting]
     businesses: int
+    everything: Table | None = None
 
     def all_outcomes(self) -> pl.LazyFrame:
         """Every business's outcome, one query sorted by `uscc`."""
+        if self.everything is not None:
+            return self.everything.lazy()
         return merged(list(self.outcomes.values()))
+
+    def any_order(self) -> pl.LazyFrame:
+        """Every business's outcome, one query in no particular order (for counts)."""
+        if self.everything is not None:
+            return self.everything.lazy()
+        return pl.concat([t.lazy() for t in self.outcomes.values()])
 
     def in_memory(self) -> bool:
         """True when every outcome table lives in memory (see `Table.in_memory`)."""

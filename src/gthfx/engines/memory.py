@@ -54,6 +54,7 @@ class Typed:
             files=self.files,
             per_file=self.per_file,
             businesses=frame.height,
+            everything=FrameTable(frame),
         )
 
 
