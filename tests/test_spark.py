@@ -30,7 +30,7 @@ from gthfx.progress import Reporter
 from gthfx.rules.plan import compile_for
 from gthfx.rules.to_sql import TABLE, outcomes_sql, ruleset_sql
 from gthfx.settings.config import RunOptions
-from gthfx.settings.sources import EXTRACTS, load_sources
+from gthfx.settings.sources import EXTRACTS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -119,10 +119,6 @@ def _options(year: str, run_date: date, out: Path) -> RunOptions:
     )
 
 
-def _field_kinds() -> dict[str, str]:
-    return dict(load_sources(None).field_types())
-
-
 def _by_uscc(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, tuple[Any, ...]]:
     out = {row["uscc"]: tuple(row[c] for c in columns) for row in rows}
     assert len(out) == len(rows), "uscc is not unique"
@@ -156,7 +152,7 @@ def test_spark_sql_on_joined_same_outcomes(
     columns = [*OUTCOME, *(item.id for item in compiled.source.ruleset.derived)]
 
     polars_side = type_joined(joined, compiled, sources)
-    sql = ruleset_sql(compiled.source, _field_kinds(), run_date, sources, "spark")
+    sql = ruleset_sql(compiled, "spark")
     _register(spark, TABLE, joined)
     spark_rows = [row.asDict(recursive=True) for row in spark.sql(sql).collect()]
 
@@ -195,7 +191,7 @@ def test_spark_sql_on_extract_tables_same_outcomes(
     ]
 
     polars_side = type_extracts(platform_readers(tables, sources), compiled, sources).outcomes
-    sql = outcomes_sql(compiled.source, _field_kinds(), run_date, sources, "spark")
+    sql = outcomes_sql(compiled, "spark")
     for name, table in tables.items():
         _register(spark, name, table)
     spark_rows = [row.asDict(recursive=True) for row in spark.sql(sql).collect()]

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from gthfx.errors import ConfigError
-from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.model import ruleset_in_force
+from gthfx.rules.plan import build_plan
 from gthfx.rules.to_sql import DIALECTS, TABLE, outcomes_sql, ruleset_sql
 from gthfx.settings.config import load_config
 from gthfx.settings.sources import load_sources
@@ -67,14 +67,13 @@ def compile_sql_command(
         rules = cfg.base / cfg.rules
     ruleset = ruleset_in_force(rules, on)
     sources = load_sources(cfg.base / cfg.sources if cfg.sources else None)
-    compiled = compile_ruleset(ruleset, sources.field_types(), on)
-    typing_sources = sources.for_typing(set(compiled.reads))
+    plan = build_plan(ruleset, sources, on)
     header = (
         f"-- gthfx compile-sql: ruleset {ruleset.ruleset.id} (sha256 {ruleset.sha256})\n"
         f"-- run date {on.isoformat()}, dialect {dialect}\n"
     )
     if tables == "joined":
-        body = ruleset_sql(ruleset, sources.field_types(), on, typing_sources, dialect)
+        body = ruleset_sql(plan, dialect)
         header += (
             f"-- input table `{TABLE}`: one row per business, every loaded field, the problem\n"
             "-- masks _pm_annual, _pm_tax, _pm_social (BIGINT), _conflict_annual, _conflict_tax,\n"
@@ -82,11 +81,11 @@ def compile_sql_command(
             "-- output: uscc, tier, rule_id, reasons, then the derived fields\n"
         )
     else:
-        body = outcomes_sql(ruleset, sources.field_types(), on, typing_sources, dialect)
+        body = outcomes_sql(plan, dialect)
         header += "".join(
             f"-- input table `{name}`: uscc (text) and the typed fields "
             f"{', '.join(spec.typed_fields())}\n"
-            for name, spec in typing_sources.extracts.items()
+            for name, spec in plan.sources.extracts.items()
         )
         header += (
             "-- output: uscc, tier, rule_id, reasons, flags, region_code, industry_code, then\n"

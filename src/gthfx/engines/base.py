@@ -11,7 +11,7 @@ import polars as pl
 
 from gthfx.ingest.load import FileInfo
 from gthfx.ingest.validate import Accounting
-from gthfx.rules.engine import CompiledRuleset
+from gthfx.rules.plan import RulePlan
 from gthfx.settings.sources import ExtractSpec, SourcesMapping
 
 
@@ -19,7 +19,7 @@ from gthfx.settings.sources import ExtractSpec, SourcesMapping
 class Typed:
     """The computed part of a run, before anything is written."""
 
-    compiled: CompiledRuleset
+    compiled: RulePlan
     sources: SourcesMapping
     outcomes: pl.DataFrame  # one row per business, BASE_COLUMNS + indicators, sorted by uscc
     rejects: pl.DataFrame
@@ -35,7 +35,7 @@ Correct = Callable[[str, ExtractSpec, pl.DataFrame], pl.DataFrame]
 class Stored:
     """A run typed out of core: what `outputs.write_run` needs, as files in the work folder."""
 
-    compiled: CompiledRuleset
+    compiled: RulePlan
     sources: SourcesMapping
     outcomes: dict[str, Path]  # tier → Parquet file, sorted by uscc
     rejects: Path

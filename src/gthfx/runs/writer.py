@@ -158,8 +158,7 @@ def write_run(
             headers=headers,
             reasons=reasons,
             sources=typed.sources,
-            parameters={n: p.value for n, p in typed.compiled.source.ruleset.parameters.items()},
-            ruleset_id=typed.compiled.source.ruleset.id,
+            plan=typed.compiled,
             run_date=run_date,
         )
     tables.close()
