@@ -17,10 +17,12 @@ from typer.testing import CliRunner
 from gthfx.app.classify import classify
 from gthfx.cli.main import app
 from gthfx.ingest.parse import POLARS_TYPES
+from gthfx.rules import check as check_module
 from gthfx.rules import plan as plan_module
+from gthfx.rules.check import expressions
 from gthfx.rules.grammar import parse_expression
 from gthfx.rules.model import load_ruleset
-from gthfx.rules.plan import build_plan, compile_for, expressions
+from gthfx.rules.plan import build_plan, compile_for
 from gthfx.rules.to_polars import expression
 from gthfx.rules.types import FIELD_KINDS, Kind, Scope, check_expression, dtype_of
 from gthfx.settings.config import RunOptions
@@ -50,7 +52,7 @@ def _options(out: Path, engine: str) -> RunOptions:
 def _count(mp: pytest.MonkeyPatch) -> Counter[str]:
     """Count the plan builder's type checks (of a whole ruleset) and parses (of an expression)."""
     counts: Counter[str] = Counter()
-    check, parse = plan_module.check_ruleset, plan_module.parse_expression
+    check, parse = plan_module.check_ruleset, check_module.parse_expression
 
     def counted_check(*args: Any, **kwargs: Any) -> Any:
         counts["check"] += 1
@@ -61,7 +63,7 @@ def _count(mp: pytest.MonkeyPatch) -> Counter[str]:
         return parse(text)
 
     mp.setattr(plan_module, "check_ruleset", counted_check)
-    mp.setattr(plan_module, "parse_expression", counted_parse)
+    mp.setattr(check_module, "parse_expression", counted_parse)
     return counts
 
 

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from gthfx.errors import GthfxError, RulesError
 from gthfx.ingest.parse import POLARS_TYPES
+from gthfx.rules.check import Problem, check_ruleset
 from gthfx.rules.grammar import (
     Binary,
     Call,
@@ -49,7 +50,7 @@ from gthfx.rules.grammar import (
 )
 from gthfx.rules.grammar import Literal as Lit
 from gthfx.rules.model import Ruleset, RulesetFile, load_ruleset, read_with_base, ruleset_files
-from gthfx.rules.plan import Problem, RulePlan, check_ruleset, plan_of
+from gthfx.rules.plan import RulePlan, plan_of
 from gthfx.rules.to_polars import condition, derived_columns
 from gthfx.settings.sources import SourcesMapping
 
