@@ -15,6 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gthfx.app.classify import classify
+from gthfx.app.explain import explain_fresh
+from gthfx.app.simulate import Scenario, simulate
 from gthfx.cli.main import app
 from gthfx.ingest.parse import POLARS_TYPES
 from gthfx.rules import check as check_module
@@ -100,6 +102,27 @@ def test_compile_sql_parses_and_checks_the_ruleset_once(
     result = CliRunner().invoke(app, [*args, "--rules", str(ROOT / "rules")])
     assert result.exit_code == 0, result.output
     assert "SELECT" in result.output
+    assert counts == {"check": 1, "parse": N_EXPRESSIONS}
+
+
+def test_simulate_and_explain_parse_the_ruleset_once(
+    runs: dict[str, tuple[Path, Counter[str]]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """simulate: the ruleset in force once, then each scenario from the same parse trees (a
+    type check each: the values are in the typed tree); explain: once."""
+    options = _options(tmp_path, "polars")
+    counts = _count(monkeypatch)
+    scenarios = [
+        Scenario("a", {"development_min_sales_yuan": 2e6}),
+        Scenario("b", {"growth_min_employees": 2}),
+    ]
+    result = simulate(options, scenarios)
+    assert [s.scenario.name for s in result.scenarios] == ["a", "b"]
+    assert counts == {"check": 1 + len(scenarios), "parse": N_EXPRESSIONS}
+    counts.clear()
+    code = pl.read_parquet(runs["polars"][0] / "development.parquet").item(0, "uscc")
+    explanation = explain_fresh(code, run_date=RUN_DATE, inputs=options.inputs, rules=options.rules)
+    assert explanation.tiers and explanation.warnings == []
     assert counts == {"check": 1, "parse": N_EXPRESSIONS}
 
 
