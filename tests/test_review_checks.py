@@ -37,7 +37,7 @@ BELOW = {"development": "growth", "growth": "survival"}
 
 
 def _with_review(tmp_path: Path, *lines: str) -> Path:
-    """valid.yaml (38 lines) with a `review:` list: its items are on lines 39, 40, …"""
+    """valid.yaml (37 lines) with a `review:` list on line 38: its items are on lines 39, 40, …"""
     text = VALID.read_text(encoding="utf-8")
     assert len(text.splitlines()) == 37
     path = tmp_path / "review.yaml"
