@@ -24,12 +24,11 @@ from gthfx.app.explain import (
     TierResult,
     explain_fresh,
     explain_run,
-    expression_text,
 )
 from gthfx.cli.main import app
 from gthfx.errors import ConfigError, GthfxError, InputError, RunError
 from gthfx.ingest import uscc
-from gthfx.rules.grammar import parse_expression
+from gthfx.rules.grammar import expression_text, parse_expression
 from gthfx.rules.model import load_ruleset
 from gthfx.runs.reader import read_outcomes
 from gthfx.settings.config import RunOptions

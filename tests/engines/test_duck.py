@@ -31,7 +31,7 @@ from gthfx.progress import Reporter
 from gthfx.rules.plan import compile_for
 from gthfx.rules.to_sql import outcomes_sql
 from gthfx.runs import changes
-from gthfx.settings.sources import EXTRACTS, load_sources
+from gthfx.settings.sources import EXTRACTS
 from gthfx.vocab import OUTCOME_FILES
 from support import ROOT, run_cli, sample_inputs, sample_options
 
@@ -178,8 +178,7 @@ def test_platform_sql_over_extract_tables_agrees_with_polars(tmp_path: Path) -> 
         for e in EXTRACTS
     }
     tables = platform_tables(raw, sources)
-    kinds = dict(load_sources(None).field_types())
-    sql = outcomes_sql(compiled.source, kinds, options.run_date, sources, "duckdb")
+    sql = outcomes_sql(compiled, "duckdb")
     assert 'FROM "annual"' in sql and 'FROM "tax"' in sql and 'FROM "social"' in sql
     con = duckdb.connect()
     for extract, table in tables.items():

@@ -30,7 +30,7 @@ from gthfx.progress import Reporter
 from gthfx.rules.plan import compile_for
 from gthfx.rules.to_sql import TABLE, outcomes_sql, ruleset_sql
 from gthfx.settings.config import RunOptions
-from gthfx.settings.sources import EXTRACTS, load_sources
+from gthfx.settings.sources import EXTRACTS
 from support import sample_options
 
 if TYPE_CHECKING:
@@ -110,10 +110,6 @@ def _options(year: str, run_date: date, out: Path) -> RunOptions:
     return sample_options(out, run_date)
 
 
-def _field_kinds() -> dict[str, str]:
-    return dict(load_sources(None).field_types())
-
-
 def _by_uscc(rows: list[dict[str, Any]], columns: list[str]) -> dict[str, tuple[Any, ...]]:
     out = {row["uscc"]: tuple(row[c] for c in columns) for row in rows}
     assert len(out) == len(rows), "uscc is not unique"
@@ -147,7 +143,7 @@ def test_spark_sql_on_joined_same_outcomes(
     columns = [*OUTCOME, *(item.id for item in compiled.source.ruleset.derived)]
 
     polars_side = type_joined(joined, compiled, sources)
-    sql = ruleset_sql(compiled.source, _field_kinds(), run_date, sources, "spark")
+    sql = ruleset_sql(compiled, "spark")
     _register(spark, TABLE, joined)
     spark_rows = [row.asDict(recursive=True) for row in spark.sql(sql).collect()]
 
@@ -186,7 +182,7 @@ def test_spark_sql_on_extract_tables_same_outcomes(
     ]
 
     polars_side = type_extracts(platform_readers(tables, sources), compiled, sources).outcomes
-    sql = outcomes_sql(compiled.source, _field_kinds(), run_date, sources, "spark")
+    sql = outcomes_sql(compiled, "spark")
     for name, table in tables.items():
         _register(spark, name, table)
     spark_rows = [row.asDict(recursive=True) for row in spark.sql(sql).collect()]

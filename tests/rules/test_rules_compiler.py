@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gthfx.rules.compiler import CompileError, Kind, Scope, compile_node
 from gthfx.rules.grammar import parse_expression
+from gthfx.rules.to_polars import expression
+from gthfx.rules.types import CompileError, Kind, Scope, check_expression
 
 RUN_DATE = date(2024, 7, 1)
 COLUMNS: dict[str, Kind] = {
@@ -61,13 +62,13 @@ def scope(run_date: date = RUN_DATE) -> Scope:
 
 
 def kind_of(text: str) -> Kind:
-    return compile_node(parse_expression(text), scope()).kind
+    return check_expression(parse_expression(text), scope()).kind
 
 
 def evaluate(text: str, frame: pl.DataFrame = FRAME, run_date: date = RUN_DATE) -> list[Any]:
-    typed = compile_node(parse_expression(text), scope(run_date))
+    typed = check_expression(parse_expression(text), scope(run_date))
     # with_columns, so that an expression of literals only is broadcast to every row
-    return frame.with_columns(typed.expr.alias("out"))["out"].to_list()
+    return frame.with_columns(expression(typed).alias("out"))["out"].to_list()
 
 
 # ---- missing values -----------------------------------------------------------------------------
@@ -177,8 +178,8 @@ def test_and_or_with_missing_operands_are_two_valued() -> None:
 
 def test_parameters_and_builtins_are_values() -> None:
     s = scope()
-    typed = compile_node(parse_expression("x >= min_x and status != closed"), s)
-    assert FRAME.select(typed.expr.alias("o"))["o"].to_list() == [False, False, False]
+    typed = check_expression(parse_expression("x >= min_x and status != closed"), s)
+    assert FRAME.select(expression(typed).alias("o"))["o"].to_list() == [False, False, False]
     assert s.used_parameters == {"min_x", "closed"}
     assert evaluate("run_year == 2024") == [True, True, True]
     assert evaluate("d <= run_date") == [False, True, True]
@@ -215,14 +216,14 @@ def test_parameters_and_builtins_are_values() -> None:
 )
 def test_type_errors_are_compile_errors(text: str, keywords: list[str]) -> None:
     with pytest.raises(CompileError) as exc:
-        compile_node(parse_expression(text), scope())
+        check_expression(parse_expression(text), scope())
     for keyword in keywords:
         assert keyword in exc.value.message, exc.value.message
 
 
 def test_unknown_name_has_a_did_you_mean_hint_and_its_column() -> None:
     with pytest.raises(CompileError) as exc:
-        compile_node(parse_expression("x > 1 and employes >= 3"), scope())
+        check_expression(parse_expression("x > 1 and employes >= 3"), scope())
     assert "employes" in exc.value.message
     assert "did you mean `employees`" in exc.value.message
     assert exc.value.column == 11
@@ -230,21 +231,21 @@ def test_unknown_name_has_a_did_you_mean_hint_and_its_column() -> None:
 
 def test_unknown_name_hint_covers_parameters_and_builtins() -> None:
     with pytest.raises(CompileError, match="did you mean `min_x`"):
-        compile_node(parse_expression("x > min_xx"), scope())
+        check_expression(parse_expression("x > min_xx"), scope())
     with pytest.raises(CompileError, match="did you mean `run_date`"):
-        compile_node(parse_expression("d < run_dat"), scope())
+        check_expression(parse_expression("d < run_dat"), scope())
 
 
 def test_unknown_name_without_a_close_match_has_no_hint() -> None:
     with pytest.raises(CompileError) as exc:
-        compile_node(parse_expression("zzzzzzzz > 1"), scope())
+        check_expression(parse_expression("zzzzzzzz > 1"), scope())
     assert "did you mean" not in exc.value.message
 
 
 @pytest.mark.parametrize("text", ['__import__("os")', "eval('1')", "sum(x, y)", "len(name)"])
 def test_unknown_functions_are_compile_errors(text: str) -> None:
     with pytest.raises(CompileError) as exc:
-        compile_node(parse_expression(text), scope())
+        check_expression(parse_expression(text), scope())
     assert "unknown function" in exc.value.message
     assert "complete_years" in exc.value.message  # lists the known ones
     assert exc.value.column == 1
@@ -275,7 +276,7 @@ def test_unknown_functions_are_compile_errors(text: str) -> None:
 )
 def test_wrong_arity_or_argument_kind_is_a_compile_error(text: str, keywords: list[str]) -> None:
     with pytest.raises(CompileError) as exc:
-        compile_node(parse_expression(text), scope())
+        check_expression(parse_expression(text), scope())
     for keyword in keywords:
         assert keyword in exc.value.message, exc.value.message
 
@@ -284,7 +285,7 @@ def test_wrong_arity_or_argument_kind_is_a_compile_error(text: str, keywords: li
 def test_a_list_parameter_is_only_usable_after_in(text: str) -> None:
     """A list has no row value: `allowed is missing` would silently be true for every row."""
     with pytest.raises(CompileError):
-        compile_node(parse_expression(text), scope())
+        check_expression(parse_expression(text), scope())
 
 
 # ---- functions ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from support import FIXTURES, ROOT
 
 LINT = FIXTURES / "lint"
 RULES = FIXTURES / "rules"
-FIELD_TYPES = load_sources().field_types()
+SOURCES = load_sources()
 
 # file → [(severity, rule id, line, keywords)], every finding of the file
 EXPECTED: dict[Path, list[tuple[str, str | None, int, list[str]]]] = {
@@ -69,7 +69,7 @@ EXPECTED: dict[Path, list[tuple[str, str | None, int, list[str]]]] = {
 
 @pytest.mark.parametrize("path", list(EXPECTED), ids=lambda p: p.name)
 def test_each_broken_file_gives_its_findings(path: Path) -> None:
-    findings = sorted(lint_file(path, FIELD_TYPES), key=lambda f: (f.severity, f.line or 0))
+    findings = sorted(lint_file(path, SOURCES), key=lambda f: (f.severity, f.line or 0))
     expected = sorted(EXPECTED[path], key=lambda e: (e[0], e[2]))
     assert len(findings) == len(expected), [str(f) for f in findings]
     for finding, (severity, rule, line, words) in zip(findings, expected, strict=True):
@@ -85,13 +85,13 @@ def test_every_lint_fixture_is_tested() -> None:
 
 
 def test_all_errors_are_collected_not_only_the_first() -> None:
-    errors = [f for f in lint_file(LINT / "two_errors.yaml", FIELD_TYPES) if f.severity == "error"]
+    errors = [f for f in lint_file(LINT / "two_errors.yaml", SOURCES) if f.severity == "error"]
     assert {f.rule for f in errors} == {"registered", "growth.standard"}
 
 
 def test_the_valid_fixture_and_the_shipped_rules_lint_clean() -> None:
-    assert lint_file(RULES / "valid.yaml", FIELD_TYPES) == []
-    findings = lint_rules(ROOT / "rules", FIELD_TYPES)
+    assert lint_file(RULES / "valid.yaml", SOURCES) == []
+    findings = lint_rules(ROOT / "rules", SOURCES)
     assert not has_errors(findings), [str(f) for f in findings]
     assert findings == []
 
@@ -104,7 +104,7 @@ def test_a_finding_in_an_extended_file_points_at_the_base(tmp_path: Path) -> Non
     (tmp_path / "child.yaml").write_text(
         'extends: base.yaml\nid: child\neffective_from: "2025-07-01"\n', encoding="utf-8"
     )
-    findings = lint_file(tmp_path / "child.yaml", FIELD_TYPES)
+    findings = lint_file(tmp_path / "child.yaml", SOURCES)
     line = base.splitlines().index("  - id: growth.standard") + 1
     assert [(f.file.name, f.line, f.rule) for f in findings] == [
         ("base.yaml", line, "growth.standard")
@@ -124,7 +124,7 @@ def _copy(tmp_path: Path, name: str, effective: str) -> Path:
 def test_overlapping_dates_are_an_error_naming_both_files(tmp_path: Path) -> None:
     _copy(tmp_path, "a", 'effective_from: "2023-07-01"\neffective_to: "2024-07-01"')
     later = _copy(tmp_path, "b", 'effective_from: "2024-07-01"')
-    findings = lint_rules(tmp_path, FIELD_TYPES)
+    findings = lint_rules(tmp_path, SOURCES)
     assert has_errors(findings)
     [overlap] = [f for f in findings if f.severity == "error"]
     assert overlap.file == later and overlap.line == 5
@@ -135,7 +135,7 @@ def test_overlapping_dates_are_an_error_naming_both_files(tmp_path: Path) -> Non
 def test_a_gap_between_rulesets_is_a_warning_with_its_dates(tmp_path: Path) -> None:
     _copy(tmp_path, "a", 'effective_from: "2023-07-01"\neffective_to: "2024-06-29"')
     _copy(tmp_path, "b", 'effective_from: "2024-07-01"')
-    findings = lint_rules(tmp_path, FIELD_TYPES)
+    findings = lint_rules(tmp_path, SOURCES)
     assert not has_errors(findings)
     [gap] = findings
     assert gap.severity == "warning" and gap.file.name == "b.yaml"
@@ -145,7 +145,7 @@ def test_a_gap_between_rulesets_is_a_warning_with_its_dates(tmp_path: Path) -> N
 def test_consecutive_rulesets_have_no_date_findings(tmp_path: Path) -> None:
     for path in (ROOT / "rules").glob("*.yaml"):
         shutil.copy(path, tmp_path / path.name)
-    assert lint_rules(tmp_path, FIELD_TYPES) == []
+    assert lint_rules(tmp_path, SOURCES) == []
 
 
 @pytest.mark.parametrize(

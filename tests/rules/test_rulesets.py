@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from gthfx.errors import RulesError
-from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.model import load_ruleset, ruleset_in_force
+from gthfx.rules.plan import build_plan
 from gthfx.settings.sources import load_sources
 from support import FIXTURES as TEST_FIXTURES
 from support import ROOT
 
 FIXTURES = TEST_FIXTURES / "rules"
 VALID = FIXTURES / "valid.yaml"
-FIELD_TYPES = load_sources().field_types()
+SOURCES = load_sources()
 RUN_DATE = date(2024, 7, 1)
 
-# file → (where it fails: "load" = load_ruleset, "compile" = compile_ruleset; keywords)
+# file → (where it fails: "load" = load_ruleset, "compile" = build_plan; keywords)
 BROKEN: dict[str, tuple[str, list[str]]] = {
     "yaml_syntax.yaml": ("load", ["yaml_syntax.yaml:10:", "YAML error"]),
     "duplicate_key.yaml": ("load", ["duplicate_key.yaml:4:", "duplicate key", "title", "line 3"]),
@@ -59,7 +59,7 @@ BROKEN: dict[str, tuple[str, list[str]]] = {
 
 
 def load_and_compile(path: Path, on: date = RUN_DATE) -> None:
-    compile_ruleset(load_ruleset(path), FIELD_TYPES, on)
+    build_plan(load_ruleset(path), SOURCES, on)
 
 
 def test_every_broken_fixture_has_an_expected_message() -> None:
@@ -69,10 +69,10 @@ def test_every_broken_fixture_has_an_expected_message() -> None:
 
 def test_the_valid_fixture_loads_and_compiles() -> None:
     ruleset_file = load_ruleset(VALID)
-    compiled = compile_ruleset(ruleset_file, FIELD_TYPES, RUN_DATE)
+    compiled = build_plan(ruleset_file, SOURCES, RUN_DATE)
     assert ruleset_file.ruleset.id == "minimal-2024"
     assert len(ruleset_file.sha256) == 64
-    assert [rule_id for rule_id, _, _ in compiled.tier_rules] == [
+    assert [rule.id for rule in compiled.tiers] == [
         "growth.standard",
         "survival.default",
     ]
@@ -82,9 +82,9 @@ def test_the_valid_fixture_loads_and_compiles() -> None:
 
 def test_the_reference_ruleset_loads_and_compiles() -> None:
     ruleset_file = load_ruleset(ROOT / "rules" / "reference-2024.yaml")
-    compiled = compile_ruleset(ruleset_file, FIELD_TYPES, RUN_DATE)
-    assert [tier for _, tier, _ in compiled.tier_rules] == ["development", "growth", "survival"]
-    assert [cid for cid, _ in compiled.conditions] == [
+    compiled = build_plan(ruleset_file, SOURCES, RUN_DATE)
+    assert [rule.tier for rule in compiled.tiers] == ["development", "growth", "survival"]
+    assert [cond.id for cond in compiled.conditions] == [
         "registered",
         "operating",
         "reported",
@@ -106,7 +106,7 @@ def test_broken_ruleset_gives_its_message(name: str) -> None:
     else:
         ruleset_file = load_ruleset(path)  # the defect is in an expression, not the structure
         with pytest.raises(RulesError) as exc:
-            compile_ruleset(ruleset_file, FIELD_TYPES, RUN_DATE)
+            build_plan(ruleset_file, SOURCES, RUN_DATE)
     assert exc.value.exit_code == 2
     message = str(exc.value)
     assert name in message, message  # every message names the file

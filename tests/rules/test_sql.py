@@ -19,11 +19,12 @@ from gthfx.cli.main import app
 from gthfx.engines.memory import load_joined, type_joined
 from gthfx.errors import ConfigError
 from gthfx.progress import Reporter
-from gthfx.rules.compiler import FIELD_KINDS, Kind, Scope, compile_node
-from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.grammar import parse_expression
 from gthfx.rules.model import RulesetFile, with_parameters
+from gthfx.rules.plan import build_plan
+from gthfx.rules.to_polars import expression
 from gthfx.rules.to_sql import expression_sql, ruleset_sql
+from gthfx.rules.types import FIELD_KINDS, Kind, Scope, check_expression
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import SourcesMapping, load_sources
 from support import sample_options
@@ -46,7 +47,7 @@ def _field_kinds() -> dict[str, str]:
 
 
 def _sql_outcomes(joined: pl.DataFrame, ruleset: RulesetFile, sources: SourcesMapping) -> Any:
-    sql = ruleset_sql(ruleset, _field_kinds(), RUN_DATE, sources, "duckdb")
+    sql = ruleset_sql(build_plan(ruleset, load_sources(None), RUN_DATE, loaded=sources), "duckdb")
     con = duckdb.connect()
     con.register("joined", joined.to_arrow())
     out = pl.from_arrow(con.sql(sql).to_arrow_table())
@@ -55,7 +56,7 @@ def _sql_outcomes(joined: pl.DataFrame, ruleset: RulesetFile, sources: SourcesMa
 
 
 def _polars_outcomes(joined: pl.DataFrame, ruleset: RulesetFile, sources: SourcesMapping) -> Any:
-    compiled = compile_ruleset(ruleset, _field_kinds(), RUN_DATE)
+    compiled = build_plan(ruleset, load_sources(None), RUN_DATE, loaded=sources)
     return type_joined(joined, compiled, sources).select(OUTCOME).sort("uscc")
 
 
@@ -83,8 +84,8 @@ def test_samples_same_outcomes_in_duckdb(loaded: tuple[pl.DataFrame, Any, Source
 def test_renderings_parse_back(
     dialect: str, loaded: tuple[pl.DataFrame, Any, SourcesMapping]
 ) -> None:
-    _, compiled, sources = loaded
-    sql = ruleset_sql(compiled.source, _field_kinds(), RUN_DATE, sources, dialect)
+    _, compiled, _ = loaded
+    sql = ruleset_sql(compiled, dialect)
     tree = sqlglot.parse_one(sql, read=dialect)
     assert [s.alias_or_name for s in tree.selects][:4] == ["uscc", "tier", "rule_id", "reasons"]
 
@@ -92,9 +93,9 @@ def test_renderings_parse_back(
 def test_unknown_dialect_is_a_config_error(
     loaded: tuple[pl.DataFrame, Any, SourcesMapping],
 ) -> None:
-    _, compiled, sources = loaded
+    _, compiled, _ = loaded
     with pytest.raises(ConfigError):
-        ruleset_sql(compiled.source, _field_kinds(), RUN_DATE, sources, "oracle")
+        ruleset_sql(compiled, "oracle")
 
 
 def test_cli_compile_sql(tmp_path: Path) -> None:
@@ -298,13 +299,15 @@ def test_generated_expressions_same_values(
     scope = _scope()
     polars_side = frame.select(
         [
-            compile_node(parse_expression(t), scope).expr.alias(f"e{i}")
+            expression(check_expression(parse_expression(t), scope)).alias(f"e{i}")
             for i, t in enumerate(EXPRESSIONS)
         ]
     )
     select = sqlglot.exp.select(
         *(
-            sqlglot.exp.alias_(expression_sql(parse_expression(t), scope), f"e{i}")
+            sqlglot.exp.alias_(
+                expression_sql(check_expression(parse_expression(t), scope)), f"e{i}"
+            )
             for i, t in enumerate(EXPRESSIONS)
         )
     ).from_("joined")

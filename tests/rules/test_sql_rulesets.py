@@ -27,14 +27,14 @@ import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from gthfx.ingest.join import data_problem_checks
 from gthfx.ingest.parse import POLARS_TYPES
 from gthfx.ingest.validate import problem_reasons
 from gthfx.rules import to_sql as sql_module
-from gthfx.rules.compiler import FIELD_KINDS, Kind
-from gthfx.rules.engine import apply_ruleset, compile_ruleset, reason_names, with_reasons
 from gthfx.rules.model import RulesetFile, load_ruleset
+from gthfx.rules.plan import build_plan
+from gthfx.rules.to_polars import apply_plan, with_reasons
 from gthfx.rules.to_sql import DIALECTS, ruleset_sql
+from gthfx.rules.types import FIELD_KINDS, Kind
 from gthfx.settings.sources import load_sources
 
 SOURCES = load_sources(None)
@@ -327,7 +327,7 @@ def rulesets(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _fields_read(ruleset: RulesetFile) -> set[str]:
-    compiled = compile_ruleset(ruleset, FIELD_TYPES, date(2024, 7, 1))
+    compiled = build_plan(ruleset, SOURCES, date(2024, 7, 1), loaded=SOURCES)
     return set(compiled.reads)
 
 
@@ -425,14 +425,13 @@ OUTCOME = ["uscc", "tier", "rule_id", "reasons"]
 
 
 def _polars(case: Case, ruleset: RulesetFile) -> pl.DataFrame:
-    compiled = compile_ruleset(ruleset, FIELD_TYPES, case.run_date)
-    problems = data_problem_checks(SOURCES)
-    typed = apply_ruleset(case.frame, compiled, problems)
-    return with_reasons(typed, reason_names(compiled, problems)).sort("uscc")
+    compiled = build_plan(ruleset, SOURCES, case.run_date, loaded=SOURCES)
+    typed = apply_plan(case.frame, compiled)
+    return with_reasons(typed, compiled.reasons).sort("uscc")
 
 
 def _duckdb(case: Case, ruleset: RulesetFile, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    query = ruleset_sql(ruleset, FIELD_TYPES, case.run_date, SOURCES, "duckdb")
+    query = ruleset_sql(build_plan(ruleset, SOURCES, case.run_date, loaded=SOURCES), "duckdb")
     con.register("joined", case.frame.to_arrow())
     try:
         out = pl.from_arrow(con.sql(query).to_arrow_table())
@@ -504,7 +503,7 @@ def test_random_rulesets_compile_in_every_dialect(
 ) -> None:
     loaded = _load(ruleset, folder)
     for dialect in DIALECTS:
-        text = ruleset_sql(loaded, FIELD_TYPES, run_date, SOURCES, dialect)
+        text = ruleset_sql(build_plan(loaded, SOURCES, run_date, loaded=SOURCES), dialect)
         tree = sqlglot.parse_one(text, read=dialect)
         assert isinstance(tree, sqlglot.exp.Select)
         derived = [d["id"] for d in ruleset["derived"]]

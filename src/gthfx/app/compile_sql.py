@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from gthfx.rules.engine import compile_ruleset
 from gthfx.rules.model import ruleset_in_force
+from gthfx.rules.plan import build_plan
 from gthfx.rules.to_sql import TABLE, outcomes_sql, ruleset_sql
 from gthfx.settings.sources import load_sources
 
@@ -30,15 +30,13 @@ def compile_sql(
     """The SQL text (header comment, query, `;`) of the ruleset in force on `run_date` in
     `dialect`, reading the extracts' tables or (`tables="joined"`) the joined table."""
     ruleset = ruleset_in_force(rules, run_date)
-    mapping = load_sources(sources)
-    compiled = compile_ruleset(ruleset, mapping.field_types(), run_date)
-    typing_sources = mapping.for_typing(set(compiled.reads))
+    plan = build_plan(ruleset, load_sources(sources), run_date)
     header = (
         f"-- gthfx compile-sql: ruleset {ruleset.ruleset.id} (sha256 {ruleset.sha256})\n"
         f"-- run date {run_date.isoformat()}, dialect {dialect}\n"
     )
     if tables == "joined":
-        body = ruleset_sql(ruleset, mapping.field_types(), run_date, typing_sources, dialect)
+        body = ruleset_sql(plan, dialect)
         header += (
             f"-- input table `{TABLE}`: one row per business, every loaded field, the problem\n"
             "-- masks _pm_annual, _pm_tax, _pm_social (BIGINT), _conflict_annual, _conflict_tax,\n"
@@ -46,11 +44,11 @@ def compile_sql(
             "-- output: uscc, tier, rule_id, reasons, then the derived fields\n"
         )
     else:
-        body = outcomes_sql(ruleset, mapping.field_types(), run_date, typing_sources, dialect)
+        body = outcomes_sql(plan, dialect)
         header += "".join(
             f"-- input table `{name}`: uscc (text) and the typed fields "
             f"{', '.join(spec.typed_fields())}\n"
-            for name, spec in typing_sources.extracts.items()
+            for name, spec in plan.sources.extracts.items()
         )
         header += (
             "-- output: uscc, tier, rule_id, reasons, flags, region_code, industry_code, then\n"

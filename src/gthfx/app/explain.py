@@ -2,16 +2,17 @@
 `Explanation` (never print).
 
 The same path as classify: the extracts are read as raw text, cut down to the rows of this one
-code, then validated, joined and typed by the pipeline's own functions. On top of that, each
-basic condition and each clause of each tier rule (the parse tree of `when` split on its `and` /
-`or`) is compiled with the ruleset's scope and evaluated on the business's one joined row.
+code, then validated, joined and typed by the Polars engine's own functions under the plan of the
+ruleset. On top of that, the tracer (`rules.trace`, the one `gthfx rules test` uses) evaluates
+each basic condition and each clause of each tier rule (the typed tree of `when` split on its
+`and` / `or`) on the business's one joined row.
 """
 
 from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,30 +20,18 @@ from typing import Any
 
 import polars as pl
 
-from gthfx.engines.memory import type_extracts
-from gthfx.errors import ConfigError, RulesError
+from gthfx.engines.memory import prepare_extracts, type_joined
+from gthfx.errors import ConfigError
 from gthfx.ingest import uscc
-from gthfx.ingest.join import join_extracts
 from gthfx.ingest.load import RawExtract, load_extract
 from gthfx.ingest.validate import ValidatedExtract, validate_extract
 from gthfx.report.labels import FLAGS, REJECT_REASONS, reason_labels
 from gthfx.report.regions import REGION_NAMES
-from gthfx.rules.compiler import FIELD_KINDS, CompileError, Kind, Scope, compile_node
-from gthfx.rules.engine import CompiledRuleset, compile_ruleset
-from gthfx.rules.grammar import (
-    Binary,
-    Call,
-    In,
-    IsMissing,
-    ListOf,
-    Literal,
-    Name,
-    Node,
-    Unary,
-    names_in,
-    parse_expression,
-)
+from gthfx.rules.grammar import names_in
 from gthfx.rules.model import RulesetFile, ruleset_in_force
+from gthfx.rules.plan import RulePlan, build_plan
+from gthfx.rules.trace import ClauseTrace, trace
+from gthfx.rules.types import Typed
 from gthfx.runs.reader import Run, open_run
 from gthfx.settings.sources import EXTRACTS, SourcesMapping, load_sources
 from gthfx.vocab import TIER_LABELS
@@ -195,67 +184,6 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-# ---- expression text and clauses --------------------------------------------------------------
-
-_PREC = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4}
-_PREC.update({"+": 5, "-": 5, "*": 6, "/": 6})
-
-
-def expression_text(node: Node, parent: int = 0) -> str:
-    """The tree written back as rule text (parentheses only where needed)."""
-    prec = 8
-    if isinstance(node, Literal):
-        value = node.value
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = f'"{value}"'
-        else:
-            text = str(value)
-    elif isinstance(node, Name):
-        text = node.name
-    elif isinstance(node, ListOf):
-        text = "[" + ", ".join(expression_text(i) for i in node.items) + "]"
-    elif isinstance(node, Unary):
-        prec = 3 if node.op == "not" else 7
-        sep = " " if node.op == "not" else ""
-        text = f"{node.op}{sep}{expression_text(node.operand, prec)}"
-    elif isinstance(node, Binary):
-        prec = _PREC[node.op]
-        left_min = 5 if prec == 4 else prec
-        right_min = 5 if prec == 4 else prec + 1
-        left = expression_text(node.left, left_min)
-        right = expression_text(node.right, right_min)
-        text = f"{left} {node.op} {right}"
-    elif isinstance(node, In):
-        prec = 4
-        op = "not in" if node.negated else "in"
-        text = f"{expression_text(node.operand, 5)} {op} {expression_text(node.items)}"
-    elif isinstance(node, IsMissing):
-        prec = 4
-        op = "is not missing" if node.negated else "is missing"
-        text = f"{expression_text(node.operand, 5)} {op}"
-    elif isinstance(node, Call):
-        text = f"{node.function}(" + ", ".join(expression_text(a) for a in node.args) + ")"
-    else:  # pragma: no cover — exhaustive
-        raise TypeError(node)
-    return f"({text})" if prec < parent else text
-
-
-def split_clauses(node: Node) -> tuple[str | None, list[Node]]:
-    """A condition's top-level `and` / `or` chain → (op, parts); (None, [node]) otherwise."""
-    if not (isinstance(node, Binary) and node.op in ("and", "or")):
-        return None, [node]
-    op = node.op
-
-    def flatten(n: Node) -> list[Node]:
-        if isinstance(n, Binary) and n.op == op:
-            return flatten(n.left) + flatten(n.right)
-        return [n]
-
-    return op, flatten(node)
-
-
 # ---- the computation ---------------------------------------------------------------------------
 
 
@@ -273,8 +201,8 @@ def code_status(code: str) -> str:
 class _Context:
     code: str
     run_date: date
-    compiled: CompiledRuleset
-    sources: SourcesMapping  # cut down to what a run loads
+    plan: RulePlan
+    sources: SourcesMapping  # cut down to what a run loads (the plan's)
     full_sources: SourcesMapping
     raws: dict[str, RawExtract]  # the rows of this code only, raw text
 
@@ -288,22 +216,6 @@ def _load_raws(
         mine = raw.frame.filter(uscc.normalise(pl.col("uscc")) == code)
         raws[extract] = RawExtract(name=extract, frame=mine, files=raw.files)
     return raws
-
-
-def _scope(ctx: _Context) -> Scope:
-    """The scope `engine.compile_ruleset` compiles in, with the derived fields added."""
-    rs = ctx.compiled.source.ruleset
-    columns: dict[str, Kind] = {
-        name: FIELD_KINDS[kind] for name, kind in ctx.full_sources.field_types().items()
-    }
-    scope = Scope(
-        columns=columns,
-        parameters={name: p.value for name, p in rs.parameters.items()},
-        run_date=ctx.run_date,
-    )
-    for item in rs.derived:
-        columns[item.id] = compile_node(parse_expression(item.expr), scope).kind
-    return scope
 
 
 def _plain(value: Any) -> str:
@@ -326,25 +238,24 @@ def _labels(ctx: _Context) -> tuple[dict[str, str], dict[str, str | None]]:
         for name, fspec in spec.fields.items():
             labels.setdefault(name, fspec.label)
             units.setdefault(name, "元" if fspec.unit else None)  # money is read into 元
-    rs = ctx.compiled.source.ruleset
-    for item in rs.derived:
+    for item in ctx.plan.derived:
         labels[item.id] = item.label
-    for pname, param in rs.parameters.items():
+    for pname, param in ctx.plan.source.ruleset.parameters.items():
         labels[pname] = param.label
         units[pname] = param.unit
     return labels, units
 
 
 def _reads(
-    node: Node, row: dict[str, Any], ctx: _Context
+    tree: Typed, row: Mapping[str, Any], ctx: _Context
 ) -> tuple[list[NamedValue], list[NamedValue]]:
     """(values, thresholds) an expression reads, each name once, in order of appearance."""
     labels, units = _labels(ctx)
-    params = ctx.compiled.source.ruleset.parameters
+    params = ctx.plan.source.ruleset.parameters
     values: list[NamedValue] = []
     thresholds: list[NamedValue] = []
     seen: set[str] = set()
-    for name in names_in(node):
+    for name in names_in(tree.source):
         if name.name in seen:
             continue
         seen.add(name.name)
@@ -361,31 +272,21 @@ def _reads(
     return values, thresholds
 
 
-def _evaluate(node: Node, scope: Scope, frame: pl.DataFrame) -> bool:
-    try:
-        typed = compile_node(node, scope)
-    except CompileError as exc:  # the ruleset compiled as a whole, so its parts compile too
-        raise RulesError(f"cannot compile `{expression_text(node)}`: {exc.message}") from None
-    return bool(frame.select(typed.expr.fill_null(False)).item())
-
-
-def _clause(node: Node, scope: Scope, frame: pl.DataFrame, ctx: _Context) -> Clause:
-    row = frame.row(0, named=True)
-    values, thresholds = _reads(node, row, ctx)
-    op, parts = split_clauses(node)
+def _clause(clause: ClauseTrace, row: Mapping[str, Any], ctx: _Context) -> Clause:
+    values, thresholds = _reads(clause.tree, row, ctx)
     return Clause(
-        text=expression_text(node),
-        result=_evaluate(node, scope, frame),
+        text=clause.text,
+        result=clause.result,
         values=values,
         thresholds=thresholds,
-        op=op,
-        parts=[_clause(p, scope, frame, ctx) for p in parts] if op else [],
+        op=clause.op,
+        parts=[_clause(p, row, ctx) for p in clause.parts],
     )
 
 
 def _validate(ctx: _Context) -> dict[str, ValidatedExtract]:
-    """Exactly as `pipeline.type_extracts` validates (annual first; its codes are the known
-    ones for tax and social)."""
+    """Each extract validated as `engines.memory.prepare_extracts` does (annual first; its codes
+    are the known ones for tax and social), for the rows each one used."""
     year = ctx.run_date.year - 1
     validated: dict[str, ValidatedExtract] = {}
     known: pl.Series | None = None
@@ -522,76 +423,61 @@ def _unknown_code(code: str, status: str, rejects: pl.DataFrame, where: str) -> 
 
 
 def _explain(ctx: _Context, run: Run | None, where: str) -> Explanation:
-    typed = type_extracts({e: _reader(ctx.raws[e]) for e in EXTRACTS}, ctx.compiled, ctx.sources)
+    readers = {e: _reader(ctx.raws[e]) for e in EXTRACTS}
+    prepared = prepare_extracts(readers, ctx.plan, ctx.sources)
+    outcomes = type_joined(prepared.joined, ctx.plan, ctx.sources)
     status = code_status(ctx.code)
-    mine = typed.outcomes.filter(pl.col("uscc") == ctx.code)
+    mine = outcomes.filter(pl.col("uscc") == ctx.code)
     if mine.height == 0:
-        raise _unknown_code(ctx.code, status, typed.rejects, where)
-    words = reason_labels(ctx.compiled, ctx.sources)
+        raise _unknown_code(ctx.code, status, prepared.rejects, where)
+    words = reason_labels(ctx.plan, ctx.sources)
     outcome_row = mine.row(0, named=True)
     outcome = _outcome(outcome_row, words)
 
     validated = _validate(ctx)
-    extracts = [_extract_values(e, ctx, validated[e], typed.rejects) for e in EXTRACTS]
-    joined = join_extracts(validated["annual"], validated["tax"], validated["social"])
-    joined = joined.filter(pl.col("uscc") == ctx.code)
-    frame = joined.with_columns(expr for _, expr in ctx.compiled.derived)
-    row = frame.row(0, named=True)
-    scope = _scope(ctx)
-    rs = ctx.compiled.source.ruleset
+    extracts = [_extract_values(e, ctx, validated[e], prepared.rejects) for e in EXTRACTS]
+    [traced] = trace(ctx.plan, prepared.joined.filter(pl.col("uscc") == ctx.code))
+    row = traced.values
 
-    derived = []
-    for item in rs.derived:
-        node = parse_expression(item.expr)
-        reads, _ = _reads(node, row, ctx)
-        derived.append(DerivedValue(item.id, item.label, item.expr, row.get(item.id), reads))
+    derived = [
+        DerivedValue(d.id, d.label, d.text, row.get(d.id), _reads(d.tree, row, ctx)[0])
+        for d in ctx.plan.derived
+    ]
+    conditions = [
+        ConditionResult(
+            cond.id,
+            cond.label,
+            " ".join(cond.text.split()),
+            seen.holds,
+            *_reads(cond.tree, row, ctx),
+        )
+        for cond, seen in zip(ctx.plan.conditions, traced.conditions, strict=True)
+    ]
 
-    has_annual = bool(row.get("_has_annual"))
-    conditions = []
-    for cond in rs.basic_conditions:
-        node = parse_expression(cond.when)
-        values, thresholds = _reads(node, row, ctx)
-        passed = _evaluate(node, scope, frame) if has_annual else None
-        conditions.append(
-            ConditionResult(cond.id, cond.label, " ".join(cond.when.split()), passed, values,
-                            thresholds)
-        )  # fmt: skip
-
-    tiers = []
     typed_business = outcome.tier != "excluded"
-    matched_found = False
-    for rule in rs.tiers:
-        if rule.when is None:
-            result, op, clauses, text = True, None, [], None
-        else:
-            node = parse_expression(rule.when)
-            op, parts = split_clauses(node)
-            clauses = [_clause(p, scope, frame, ctx) for p in parts]
-            result = _evaluate(node, scope, frame)
-            text = expression_text(node)
-        matched = typed_business and result and not matched_found
-        matched_found = matched_found or matched
+    first = traced.first_match.id
+    tiers = []
+    for rule, seen in zip(ctx.plan.tiers, traced.tiers, strict=True):
+        clause = seen.clause
+        # the top-level `and` / `or` chain's parts (each split further), or the whole condition
+        parts = [] if clause is None else (list(clause.parts) if clause.op else [clause])
         tiers.append(
             TierResult(
                 id=rule.id,
                 tier=rule.tier,
                 tier_label=TIER_LABELS[rule.tier],
                 label=rule.label,
-                expr=text,
-                result=result,
-                matched=matched,
-                op=op,
-                clauses=clauses,
+                expr=None if clause is None else clause.text,
+                result=seen.holds is not False,
+                matched=typed_business and rule.id == first,
+                op=None if clause is None else clause.op,
+                clauses=[_clause(p, row, ctx) for p in parts],
             )
         )
 
     warnings: list[str] = []
-    if typed_business:
-        first = next(t for t in tiers if t.matched)
-        if first.id != outcome.rule_id:
-            warnings.append(
-                f"逐条计算得到的规则 {first.id} 与分型结果的规则 {outcome.rule_id} 不一致"
-            )
+    if typed_business and first != outcome.rule_id:
+        warnings.append(f"逐条计算得到的规则 {first} 与分型结果的规则 {outcome.rule_id} 不一致")
     run_outcome: Outcome | None = None
     run_dir = run.path if run is not None else None
     if run is not None:
@@ -616,9 +502,9 @@ def _explain(ctx: _Context, run: Run | None, where: str) -> Explanation:
         district=REGION_NAMES.get(region, region) if region else "未知",
         industry_code=outcome_row.get("industry_code"),
         run_date=ctx.run_date.isoformat(),
-        ruleset_id=rs.id,
-        ruleset_title=rs.title,
-        ruleset_path=str(ctx.compiled.source.path),
+        ruleset_id=ctx.plan.source.ruleset.id,
+        ruleset_title=ctx.plan.source.ruleset.title,
+        ruleset_path=str(ctx.plan.source.path),
         run_dir=str(run_dir) if run_dir is not None else None,
         extracts=extracts,
         derived=derived,
@@ -643,10 +529,10 @@ def _context(
     encoding: str | None,
 ) -> _Context:
     full = load_sources(sources_path)
-    compiled = compile_ruleset(ruleset, full.field_types(), run_date)
-    sources = full.for_typing(set(compiled.reads))
+    plan = build_plan(ruleset, full, run_date)
+    sources = plan.sources
     raws = _load_raws(code, inputs, sources, encoding)
-    return _Context(code, run_date, compiled, sources, full, raws)
+    return _Context(code, run_date, plan, sources, full, raws)
 
 
 def explain_fresh(
@@ -690,4 +576,4 @@ def explain_run(
     return _explain(ctx, run, f"the run {run_dir}")
 
 
-__all__ = ["Explanation", "explain_fresh", "explain_run", "expression_text", "split_clauses"]
+__all__ = ["Explanation", "explain_fresh", "explain_run"]

@@ -23,10 +23,11 @@ from gthfx.progress import Reporter
 from gthfx.report.regions import region_name
 from gthfx.report.render import chunks
 from gthfx.report.xlsx import XlsxWriter
-from gthfx.rules.compiler import value_kind
-from gthfx.rules.engine import CompiledRuleset, compile_ruleset
-from gthfx.rules.grammar import Binary, In, Node, Unary, names_in, parse_expression
-from gthfx.rules.model import RulesetFile, load_ruleset, ruleset_in_force, with_parameters
+from gthfx.rules.grammar import Binary, In, Node, Unary, names_in
+from gthfx.rules.model import RulesetFile, load_ruleset, ruleset_in_force
+from gthfx.rules.plan import RulePlan, build_plan
+from gthfx.rules.to_polars import derived_columns
+from gthfx.rules.types import value_kind
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import SourcesMapping, load_sources
 from gthfx.vocab import EXCLUDED, OUTCOME_ORDER, TIER_LABELS, TIERS
@@ -184,22 +185,25 @@ def _unique(pairs: list[tuple[str, object]], where: str) -> dict[str, object]:
     return out
 
 
-# ---- scenarios → rulesets ------------------------------------------------------------------
+# ---- scenarios → plans ---------------------------------------------------------------------
 
 
-def scenario_ruleset(baseline: RulesetFile, scenario: Scenario) -> RulesetFile:
-    """The ruleset of a scenario; unknown parameters and values of the wrong kind are errors
-    that name the parameter (with the closest known name as a hint)."""
+def scenario_plan(baseline: RulePlan, scenario: Scenario, sources: SourcesMapping) -> RulePlan:
+    """The plan of a scenario, for the frame the baseline loads: the baseline's own with changed
+    parameters (from the same parse trees), or another ruleset's, built for the fields of
+    `sources`. Unknown parameters and values of the wrong kind are errors that name the
+    parameter (with the closest known name as a hint)."""
     if scenario.rules is not None:
-        return load_ruleset(scenario.rules)
-    params = baseline.ruleset.parameters
+        other = load_ruleset(scenario.rules)
+        return build_plan(other, sources, baseline.run_date, loaded=baseline.sources)
+    params = baseline.source.ruleset.parameters
     for name, value in scenario.overrides.items():
         if name not in params:
             close = difflib.get_close_matches(name, list(params), n=1, cutoff=0.5)
             hint = f"did you mean {close[0]}? " if close else ""
             raise RulesError(
                 f"scenario {scenario.name}: unknown parameter {name} "
-                f"(ruleset {baseline.ruleset.id}, {baseline.path})",
+                f"(ruleset {baseline.source.ruleset.id}, {baseline.source.path})",
                 hint=f"{hint}known: {', '.join(params)}",
             )
         old = params[name].value
@@ -209,7 +213,7 @@ def scenario_ruleset(baseline: RulesetFile, scenario: Scenario) -> RulesetFile:
                 f"(now {_show(old)}), found the {value_kind(value)} {_show(value)}",
                 hint="a list is written [a, b]" if value_kind(old) == "list" else None,
             )
-    return with_parameters(baseline, scenario.overrides)
+    return baseline.with_parameters(scenario.overrides)
 
 
 def parameter_changes(before: RulesetFile, after: RulesetFile) -> pl.DataFrame:
@@ -235,14 +239,11 @@ def parameter_changes(before: RulesetFile, after: RulesetFile) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def parameter_indicators(
-    ruleset: RulesetFile, parameters: set[str], columns: set[str]
-) -> list[str]:
+def parameter_indicators(plan: RulePlan, parameters: set[str], columns: set[str]) -> list[str]:
     """The columns the given parameters are compared with, in rule order: for
     `sales_yuan >= development_min_sales_yuan`, `sales_yuan`."""
-    rs = ruleset.ruleset
-    texts = [d.expr for d in rs.derived] + [c.when for c in rs.basic_conditions]
-    texts += [t.when for t in rs.tiers if t.when is not None]
+    trees = [d.tree for d in plan.derived] + [c.tree for c in plan.conditions]
+    trees += [t.tree for t in plan.tiers if t.tree is not None]
     out: list[str] = []
 
     def visit(node: Node) -> None:
@@ -258,8 +259,8 @@ def parameter_indicators(
             if parameters & set(names):
                 out.extend(n for n in names if n in columns and n not in out)
 
-    for text in texts:
-        visit(parse_expression(text))
+    for tree in trees:
+        visit(tree.source)
     return out
 
 
@@ -359,14 +360,15 @@ def _move(before: pl.Expr, after: pl.Expr) -> pl.Expr:
 
 
 def _with_indicators(
-    movers: pl.DataFrame, joined: pl.DataFrame, compiled: CompiledRuleset, columns: list[str]
+    movers: pl.DataFrame, joined: pl.DataFrame, plan: RulePlan, columns: list[str]
 ) -> pl.DataFrame:
     """The movers with the values of `columns` (fields or derived fields), read from the joined
     frame for the movers only."""
     if not columns or movers.height == 0:
         return movers.with_columns(pl.lit(None).alias(c) for c in columns)
     rows = joined.join(movers.select("uscc"), on="uscc", how="semi")
-    rows = rows.with_columns(expr for _, expr in compiled.derived)
+    for expr in derived_columns(plan):  # in order: a derived field may read an earlier one
+        rows = rows.with_columns(expr)
     present = [c for c in columns if c in rows.columns]
     values = rows.select("uscc", *present)
     out = movers.join(values, on="uscc", how="left", maintain_order="left")
@@ -376,25 +378,22 @@ def _with_indicators(
 # ---- the library call ----------------------------------------------------------------------
 
 
-def prepare(
-    options: RunOptions, scenarios: list[Scenario]
-) -> tuple[RulesetFile, list[RulesetFile]]:
+def prepare(options: RunOptions, scenarios: list[Scenario]) -> tuple[RulePlan, list[RulePlan]]:
     """Every scenario checked and compiled before any data is read: a typo in a parameter name
-    costs nothing. Returns the baseline and each scenario's ruleset."""
+    costs nothing. Returns the plan of the ruleset in force and each scenario's plan."""
     sources = load_sources(options.sources)
-    baseline = ruleset_in_force(options.rules, options.run_date)
-    base_compiled = compile_ruleset(baseline, sources.field_types(), options.run_date)
-    loaded = set(sources.for_typing(set(base_compiled.reads)).field_types())
+    in_force = ruleset_in_force(options.rules, options.run_date)
+    baseline = build_plan(in_force, sources, options.run_date)
+    loaded = set(baseline.sources.field_types())
     out = []
     for scenario in scenarios:
-        changed = scenario_ruleset(baseline, scenario)
-        compiled = compile_ruleset(changed, sources.field_types(), options.run_date)
-        extra = sorted(compiled.reads - loaded)
+        changed = scenario_plan(baseline, scenario, sources)
+        extra = sorted(changed.reads - loaded)
         if extra:
             raise RulesError(
-                f"{changed.path}: reads field(s) {', '.join(extra)} that the ruleset in force "
-                f"({baseline.path.name}) does not read; simulate loads the data once, for the "
-                "ruleset in force",
+                f"{changed.source.path}: reads field(s) {', '.join(extra)} that the ruleset in "
+                f"force ({baseline.source.path.name}) does not read; simulate loads the data "
+                "once, for the ruleset in force",
             )
         out.append(changed)
     return baseline, out
@@ -407,31 +406,31 @@ def simulate(
     and under each scenario, and compare."""
     reporter = reporter or Reporter(quiet=True)
     with reporter.stage("scenarios", "检查方案 checking the scenarios"):
-        _, rulesets = prepare(options, scenarios)
-    joined, compiled, sources = load_joined(options, reporter)
-    baseline = compiled.source
+        plan, plans = prepare(options, scenarios)
+    joined, plan, sources = load_joined(options, reporter, plan=plan)
+    baseline = plan.source
     kinds = sources.field_types()
     with reporter.stage("baseline", "现行规则分型 typing under the ruleset in force"):
-        before = type_joined(joined, compiled, sources).select(_KEEP)
-    labels = _labels(sources, [baseline, *rulesets])
+        before = type_joined(joined, plan, sources).select(_KEEP)
+    labels = _labels(sources, [baseline, *(p.source for p in plans)])
     results = []
-    for index, (scenario, changed) in enumerate(zip(scenarios, rulesets, strict=True), start=1):
+    for index, (scenario, after_plan) in enumerate(zip(scenarios, plans, strict=True), 1):
+        changed = after_plan.source
         with reporter.stage(f"scenario_{index}", f"方案 {scenario.name} typing"):
-            scenario_compiled = compile_ruleset(changed, kinds, options.run_date)
-            after = type_joined(joined, scenario_compiled, sources).select(_KEEP)
+            after = type_joined(joined, after_plan, sources).select(_KEEP)
             counts, transitions, by_district, district_moves, movers = compare(before, after)
             del after
             changes = parameter_changes(baseline, changed)
-            columns = set(kinds) | {d.id for d in changed.ruleset.derived}
+            columns = set(kinds) | {d.id for d in after_plan.derived}
             names = set(changes.get_column("parameter").to_list())
             indicators = [
                 c
-                for c in parameter_indicators(changed, names, columns)
-                + parameter_indicators(baseline, names, columns)
+                for c in parameter_indicators(after_plan, names, columns)
+                + parameter_indicators(plan, names, columns)
                 if c not in _KEEP
             ]
             indicators = list(dict.fromkeys(indicators))
-            movers = _with_indicators(movers, joined, scenario_compiled, indicators)
+            movers = _with_indicators(movers, joined, after_plan, indicators)
         reporter.info(f"scenario={index} moved={movers.height}")
         results.append(
             ScenarioResult(

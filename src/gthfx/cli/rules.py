@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gthfx.app.rule_cases import run_case, trace_case
+from gthfx.app.rule_cases import run_case
 from gthfx.cli import params
 from gthfx.errors import RulesError
 from gthfx.rules.cases import CaseResult, load_cases
@@ -45,6 +45,10 @@ def _show(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _holds(holds: bool) -> str:
+    return "✓ 满足" if holds else "✗ 不满足"
 
 
 @rules_app.command("show")
@@ -120,7 +124,7 @@ def check_command(
     """
     settings = resolve_settings(config, rules=rules, sources=sources)
     location = settings.rules
-    findings = lint_rules(location, load_sources(settings.sources).field_types())
+    findings = lint_rules(location, load_sources(settings.sources))
     console = _console()
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
@@ -191,17 +195,18 @@ def test_command(
     for r in failed:
         console.print(f"\n✗ {r.case.file}: {r.case.name} (run date {r.case.run_date})", style="red")
         console.print(_expected_actual(r))
-        trace = trace_case(r.case, location, mapping)
-        console.print(f"trace (ruleset {trace.ruleset_id}):")
-        for name, label, value in trace.derived:
-            console.print(f"  {name} {label} = {_show(value)}", markup=False)
-        for cid, label, holds in trace.conditions:
-            console.print(f"  基础条件 {cid} {label}: {'✓ 满足' if holds else '✗ 不满足'}")
-        for rid, tier, matches in trace.tiers:
-            state = "默认 default" if matches is None else ("✓ 满足" if matches else "✗ 不满足")
-            console.print(f"  分型规则 {rid} ({TIER_LABELS[tier]}): {state}")
-        if not trace.derived and not trace.conditions:
+        console.print(f"trace (ruleset {r.ruleset_id}):")
+        if r.trace is None:
             console.print("  (the business has no row after validation: see its data problems)")
+            continue
+        for d in r.trace.derived:
+            console.print(f"  {d.id} {d.label} = {_show(d.value)}", markup=False)
+        for c in r.trace.conditions:
+            state = "未计算 not evaluated" if c.holds is None else _holds(c.holds)
+            console.print(f"  基础条件 {c.id} {c.label}: {state}")
+        for t in r.trace.tiers:
+            state = "默认 default" if t.holds is None else _holds(t.holds)
+            console.print(f"  分型规则 {t.id} ({TIER_LABELS[t.tier]}): {state}")
     console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(2)

@@ -21,7 +21,7 @@ import polars as pl
 from gthfx.ingest.load import FileInfo
 from gthfx.ingest.validate import Accounting
 from gthfx.progress import Reporter
-from gthfx.rules.engine import CompiledRuleset
+from gthfx.rules.plan import RulePlan
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import ExtractSpec, SourcesMapping
 
@@ -105,7 +105,7 @@ class TypedRun:
     `everything`, where the engine holds one, is every outcome in one table sorted by `uscc`
     (the outcome tables are then queries over it): read whole, it costs no copy and no merge."""
 
-    compiled: CompiledRuleset
+    compiled: RulePlan
     sources: SourcesMapping
     outcomes: Mapping[str, Table]
     rejects: Table
@@ -148,7 +148,7 @@ class Engine(Protocol):
     def type_run(
         self,
         options: RunOptions,
-        compiled: CompiledRuleset,
+        compiled: RulePlan,
         sources: SourcesMapping,
         reporter: Reporter,
         work: Path,

@@ -15,12 +15,12 @@ import polars as pl
 
 from gthfx.engines.base import Correct, FrameTable, TypedRun
 from gthfx.ingest import uscc
-from gthfx.ingest.join import data_problem_checks, join_extracts
+from gthfx.ingest.join import join_extracts
 from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
 from gthfx.ingest.validate import Accounting, ValidatedExtract, type_rows, validate_extract
 from gthfx.progress import Reporter
-from gthfx.rules.engine import CompiledRuleset, apply_ruleset, reason_names, with_reasons
-from gthfx.rules.plan import compile_for
+from gthfx.rules.plan import RulePlan, compile_for
+from gthfx.rules.to_polars import apply_plan, with_reasons
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, SourcesMapping
 from gthfx.vocab import BASE_COLUMNS, OUTCOME_ORDER
@@ -30,7 +30,7 @@ from gthfx.vocab import BASE_COLUMNS, OUTCOME_ORDER
 class Typed:
     """A run typed in memory: every outcome in one frame, sorted by `uscc`."""
 
-    compiled: CompiledRuleset
+    compiled: RulePlan
     sources: SourcesMapping
     outcomes: pl.DataFrame  # one row per business, BASE_COLUMNS + indicators, sorted by uscc
     rejects: pl.DataFrame
@@ -69,7 +69,7 @@ class MemoryEngine:
     def type_run(
         self,
         options: RunOptions,
-        compiled: CompiledRuleset,
+        compiled: RulePlan,
         sources: SourcesMapping,
         reporter: Reporter,
         work: Path,
@@ -99,25 +99,28 @@ def typed_batch(
 
 
 def load_prepared(
-    options: RunOptions, reporter: Reporter, correct: Correct | None = None
-) -> tuple[Prepared, CompiledRuleset, SourcesMapping]:
-    """The ruleset in force on the run date, compiled, then the extracts loaded, validated and
-    joined for it (see `read_prepared`)."""
+    options: RunOptions,
+    reporter: Reporter,
+    correct: Correct | None = None,
+    plan: RulePlan | None = None,
+) -> tuple[Prepared, RulePlan, SourcesMapping]:
+    """The plan of the ruleset in force on the run date (or `plan`, already built), then the
+    extracts loaded, validated and joined for it (see `read_prepared`)."""
     with reporter.stage("rules", "读取规则 reading rules"):
-        sources, compiled = compile_for(options)
+        sources, compiled = compile_for(options) if plan is None else (plan.sources, plan)
     return read_prepared(options, compiled, sources, reporter, correct), compiled, sources
 
 
 def read_prepared(
     options: RunOptions,
-    compiled: CompiledRuleset,
+    compiled: RulePlan,
     sources: SourcesMapping,
     reporter: Reporter,
     correct: Correct | None = None,
 ) -> Prepared:
-    """The extracts of `options.inputs` loaded, validated and joined for a compiled ruleset.
-    `correct` (recheck) may change each batch of typed rows of an extract before validation
-    (duplicates, join)."""
+    """The extracts of `options.inputs` loaded, validated and joined for a plan. `correct`
+    (recheck) may change each batch of typed rows of an extract before validation (duplicates,
+    join)."""
     reporter.info(f"ruleset={compiled.source.ruleset.id} file={compiled.source.path}")
     # every file's existence and header row first: a bad social file should not wait for the
     # annual extract to be typed
@@ -143,19 +146,19 @@ def read_prepared(
 
 
 def load_joined(
-    options: RunOptions, reporter: Reporter
-) -> tuple[pl.DataFrame, CompiledRuleset, SourcesMapping]:
+    options: RunOptions, reporter: Reporter, plan: RulePlan | None = None
+) -> tuple[pl.DataFrame, RulePlan, SourcesMapping]:
     """Load, validate and join the extracts exactly as the engine does, without typing:
-    the joined frame, the ruleset in force on the run date compiled, and the sources mapping
-    the frame was loaded with. `type_joined` types it, under that ruleset or any other (what-if),
-    as often as needed."""
-    prepared, compiled, sources = load_prepared(options, reporter)
+    the joined frame, the plan of the ruleset in force on the run date (or `plan`, already
+    built), and the sources mapping the frame was loaded with. `type_joined` types it, under that
+    plan or any other for the same mapping (what-if), as often as needed."""
+    prepared, compiled, sources = load_prepared(options, reporter, plan=plan)
     return prepared.joined, compiled, sources
 
 
 def type_extracts(
     readers: dict[str, Callable[[], RawExtract]],
-    compiled: CompiledRuleset,
+    compiled: RulePlan,
     sources: SourcesMapping,
     reporter: Reporter | None = None,
 ) -> Typed:
@@ -167,7 +170,7 @@ def type_extracts(
 
 
 def type_prepared(
-    prepared: Prepared, compiled: CompiledRuleset, sources: SourcesMapping, reporter: Reporter
+    prepared: Prepared, compiled: RulePlan, sources: SourcesMapping, reporter: Reporter
 ) -> Typed:
     with reporter.stage("type", "分型 typing"):
         outcomes = type_joined(prepared.joined, compiled, sources, consume=True)
@@ -184,7 +187,7 @@ def type_prepared(
 
 def prepare_extracts(
     readers: dict[str, Callable[[], RawExtract]],
-    compiled: CompiledRuleset,
+    compiled: RulePlan,
     sources: SourcesMapping,
     reporter: Reporter | None = None,
 ) -> Prepared:
@@ -231,17 +234,17 @@ def prepare_extracts(
 
 def type_joined(
     joined: pl.DataFrame,
-    compiled: CompiledRuleset,
+    compiled: RulePlan,
     sources: SourcesMapping,
     *,
     consume: bool = False,
 ) -> pl.DataFrame:
     """The outcome of every business of a joined frame (see `join.join_extracts`) under one
-    compiled ruleset: BASE_COLUMNS and the indicators, sorted by `uscc`. The joined frame is left
-    as it is, so several rulesets can be applied to one (what-if) — unless `consume`, which
+    plan (built for the mapping the frame was loaded with: its reasons follow that mapping's
+    fields): BASE_COLUMNS and the indicators, sorted by `uscc`. The joined frame is left
+    as it is, so several plans can be applied to one (what-if) — unless `consume`, which
     empties it as soon as it is no longer needed, to free its memory during the sort."""
-    problems = data_problem_checks(sources)
-    typed = apply_ruleset(joined, compiled, problems)
+    typed = apply_plan(joined, compiled)
     if consume:
         for name in joined.columns:
             joined.drop_in_place(name)
@@ -252,4 +255,4 @@ def type_joined(
     # gathered in `uscc` order column by column, each unsorted column freed once gathered
     order = uscc.sort_order(narrow.get_column("uscc"))
     narrow = pl.DataFrame([narrow.drop_in_place(name).gather(order) for name in narrow.columns])
-    return with_reasons(narrow, reason_names(compiled, problems)).select(columns)
+    return with_reasons(narrow, compiled.reasons).select(columns)

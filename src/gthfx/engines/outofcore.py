@@ -10,9 +10,10 @@ a memory cap and spills to disk:
    code, in every extract, in one bucket; as many buckets as the annual files' size needs for
    one bucket's work to fit the cap) — the raw text of one batch only is ever in memory;
 2. **validate, join, type** (DuckDB, out of core, one bucket after the other): the SQL of
-   `sqlprep` (rejects, duplicates, orphans, the join) and of `rules.sql` (the ruleset in force) —
-   the same SQL `gthfx compile-sql` emits; the outcome and reject files then come out of DuckDB's
-   external sort in the Polars engine's column types, and the accounting from its counts;
+   `sqlprep` (rejects, duplicates, orphans, the join) and of `rules.to_sql` (the plan of the
+   ruleset in force) — the same SQL `gthfx compile-sql` emits; the outcome and reject files then
+   come out of DuckDB's external sort in the column types of the plan's outcome schema (the
+   Polars engine's), and the accounting from its counts;
 3. **changes** (Polars, a range of codes at a time): `diff.diff_outcomes` on each range of both
    runs' outcome files, so the change log is the Polars engine's own;
 4. **write**: `outputs.write_run` takes the files as they are and renders the clerk tables one
@@ -35,13 +36,12 @@ import duckdb
 import polars as pl
 
 from gthfx.engines.base import Correct, FileTable, TypedRun
-from gthfx.engines.memory import type_extracts
 from gthfx.errors import ConfigError, RunError
-from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
+from gthfx.ingest.load import RawExtract, check_files, load_extract
 from gthfx.ingest.sqlprep import prepare_ctes, sql_name, sql_path
 from gthfx.ingest.validate import Accounting, type_rows
 from gthfx.progress import Reporter
-from gthfx.rules.engine import CompiledRuleset
+from gthfx.rules.plan import RulePlan
 from gthfx.rules.to_sql import ruleset_ctes
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, SourcesMapping
@@ -186,19 +186,6 @@ def memory_bytes(con: duckdb.DuckDBPyConnection) -> int:
     return int(float(number) * _UNITS.get(unit.strip().upper(), 1))
 
 
-def outcome_schema(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, pl.DataType]:
-    """The column types of the Polars engine's outcomes, from typing no business at all."""
-
-    def reader(extract: str) -> RawExtract:
-        spec = sources.extracts[extract]
-        text = _empty_text(spec)
-        info = FileInfo(extract, "-", "", "none", None, 0, {}, ())
-        return RawExtract(extract, type_rows(text, spec), [info], typed=True)
-
-    typed = type_extracts({e: partial(reader, e) for e in EXTRACTS}, compiled, sources)
-    return dict(typed.outcomes.schema)
-
-
 def _execute(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     try:
         con.execute(sql).fetchall()
@@ -220,7 +207,7 @@ class OutOfCoreEngine:
     def type_run(
         self,
         options: RunOptions,
-        compiled: CompiledRuleset,
+        compiled: RulePlan,
         sources: SourcesMapping,
         reporter: Reporter,
         work: Path,
@@ -233,7 +220,7 @@ class OutOfCoreEngine:
 
 def type_out_of_core(
     options: RunOptions,
-    compiled: CompiledRuleset,
+    compiled: RulePlan,
     sources: SourcesMapping,
     reporter: Reporter,
     work: Path,
@@ -265,7 +252,7 @@ def type_out_of_core(
 
 def type_tables(
     con: duckdb.DuckDBPyConnection,
-    compiled: CompiledRuleset,
+    compiled: RulePlan,
     sources: SourcesMapping,
     loaded: dict[str, RawExtract],
     work: Path,
@@ -279,19 +266,11 @@ def type_tables(
     bucket k, and the buckets are done one after the other — every row of a code is in one
     bucket, so duplicates, orphans and the join are whole within it."""
     run_date = compiled.run_date
-    schema = outcome_schema(compiled, sources)
-    derived = {item.id for item in compiled.source.ruleset.derived}
+    schema = {c: t for c, t in compiled.outcome_schema.items() if c != "decided"}
+    derived = {item.id for item in compiled.derived}
     extra = [c for c in schema if c in ("flags", "region_code", "industry_code")]
     extra += [c for c in compiled.indicators if c not in derived and c not in BASE_COLUMNS]
-    steps, final = ruleset_ctes(
-        compiled.source,
-        sources.field_types(),
-        run_date,
-        sources,
-        "duckdb",
-        source="joined",
-        extra=extra,
-    )
+    steps, final = ruleset_ctes(compiled, "duckdb", source="joined", extra=extra)
     label = "CASE tier " + " ".join(
         f"WHEN '{tier}' THEN '{text}'" for tier, text in TIER_LABELS.items()
     )

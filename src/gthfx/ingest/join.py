@@ -5,9 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from gthfx.ingest import uscc
-from gthfx.ingest.validate import ValidatedExtract, problem_reasons
-from gthfx.settings.sources import SourcesMapping
-from gthfx.vocab import CONFLICT
+from gthfx.ingest.validate import ValidatedExtract
 
 EMPTY_LIST = pl.lit([], pl.List(pl.String))
 
@@ -86,14 +84,3 @@ def _keys(frame: pl.DataFrame) -> pl.DataFrame:
     strings) when every code has one — as every validated code does."""
     keys = frame.select("uscc", uscc.key(pl.col("uscc")).alias("_key"))
     return keys if keys.get_column("_key").null_count() == 0 else keys.drop("_key")
-
-
-def data_problem_checks(sources: SourcesMapping) -> list[tuple[pl.Expr, str]]:
-    """(condition, reason) for every data problem of a joined frame, in report order: per
-    extract, unparseable fields, missing required fields, conflicting duplicates."""
-    checks: list[tuple[pl.Expr, str]] = []
-    for extract, spec in sources.extracts.items():
-        mask = pl.col(f"_pm_{extract}")
-        checks += [((mask & bit) != 0, reason) for bit, reason in problem_reasons(extract, spec)]
-        checks.append((pl.col(f"_conflict_{extract}"), f"{CONFLICT}:{extract}"))
-    return checks

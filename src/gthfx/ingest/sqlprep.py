@@ -22,7 +22,7 @@ defines, in order:
 - `e_kept` (one row per code, with `_problem_mask`), `e_rejected`, `e_conflicts`.
 
 and then `joined`: annual's kept rows and conflicting codes, left-joined with tax and social —
-the columns `rules.sql.ruleset_sql` reads (fields, `_pm_*`, `_conflict_*`, `_has_annual`, and
+the columns `rules.to_sql.ruleset_sql` reads (fields, `_pm_*`, `_conflict_*`, `_has_annual`, and
 `flags`). `outcomes_sql` puts it all into one query over the tables `annual`, `tax` and
 `social`; `tests/test_duck.py` and `tests/test_spark.py` check it against the Polars engine.
 

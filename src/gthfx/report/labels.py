@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gthfx.ingest import uscc
-from gthfx.rules.engine import CompiledRuleset
+from gthfx.rules.plan import RulePlan
 from gthfx.settings.sources import SourcesMapping
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR
 
@@ -42,9 +42,9 @@ COLUMN_HEADERS = {
 }
 
 
-def reason_labels(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, str]:
+def reason_labels(plan: RulePlan, sources: SourcesMapping) -> dict[str, str]:
     """Every reason code a run can produce → its Chinese wording."""
-    out: dict[str, str] = {c.id: c.label for c in compiled.source.ruleset.basic_conditions}
+    out: dict[str, str] = {c.id: c.label for c in plan.conditions}
     for extract, spec in sources.extracts.items():
         out[f"{CONFLICT}:{extract}"] = f"{spec.label}数据重复且不一致"
         for name, field in spec.fields.items():
@@ -54,17 +54,17 @@ def reason_labels(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[st
     return out
 
 
-def column_headers(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, str]:
+def column_headers(plan: RulePlan, sources: SourcesMapping) -> dict[str, str]:
     """Column name → Chinese header, for the indicator columns too."""
     out = dict(COLUMN_HEADERS)
     for spec in sources.extracts.values():
         for name, field in spec.fields.items():
             out.setdefault(name, field.label + ("(元)" if field.unit else ""))
-    for item in compiled.source.ruleset.derived:
+    for item in plan.derived:
         out[item.id] = item.label
     return out
 
 
-def cause_words(compiled: CompiledRuleset, sources: SourcesMapping) -> dict[str, str]:
+def cause_words(plan: RulePlan, sources: SourcesMapping) -> dict[str, str]:
     """Chinese for what a change log's causes name: indicator columns and reason codes."""
-    return {**column_headers(compiled, sources), **reason_labels(compiled, sources)}
+    return {**column_headers(plan, sources), **reason_labels(plan, sources)}

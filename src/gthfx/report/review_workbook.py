@@ -1,8 +1,9 @@
 """The review workbooks (复核_<区名>_<区划代码>.xlsx) a run writes, one per district.
 
 Each lists the district's contested businesses — excluded for a data problem, just below a
-threshold of the next tier, or moved down since the last run — with locked key columns and
-drop-down cells for the clerk's answer. Only those rows are turned into text and written (with
+threshold of the next tier (the near-threshold checks the ruleset declares under `review:`, read
+from the plan), or moved down since the last run — with locked key columns and drop-down cells for
+the clerk's answer. Only those rows are turned into text and written (with
 xlsxwriter, which supports data validation and sheet protection); the selection is done by Polars
 over the whole run first, so a run of a million businesses stays quick.
 """
@@ -10,7 +11,7 @@ over the whole run first, so a run of a million businesses stays quick.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import polars as pl
 import xlsxwriter
 
 from gthfx.report.regions import REGION_NAMES
+from gthfx.rules.plan import NearCheck, RulePlan
 from gthfx.settings.sources import SourcesMapping
 from gthfx.vocab import CHANGE_LABELS, EXCLUDED, TIER_LABELS
 
@@ -35,21 +37,8 @@ DECISION_TIERS = tuple(TIER_LABELS[t] for t in ("survival", "growth", "developme
 UNKNOWN_DISTRICT = "未知区划"
 
 DATA_PROBLEMS = ("unparseable:", "missing:", "conflicting_duplicate:")
-# A business one tier below whose value lies just under a threshold is listed: within 10 % below
-# (so a head count of 2 against 3 is not "near"), or for years one year short. A check whose
-# parameter or column is absent is skipped.
-NEAR_CHECKS: tuple[tuple[str, str, str, bool], ...] = (
-    # parameter, indicator, tier it admits to, near = one unit below (else within 10 % below)
-    ("development_min_sales_yuan", "sales_yuan", "development", False),
-    ("development_min_tax_yuan", "tax_yuan", "development", False),
-    ("development_min_insured", "insured_staff", "development", False),
-    ("development_min_years", "years_in_business", "development", True),
-    ("growth_min_years", "years_in_business", "growth", True),
-    ("growth_min_insured", "insured_staff", "growth", False),
-    ("growth_min_employees", "employees", "growth", False),
-)
+# the tier whose businesses a threshold of a tier is near for
 _BELOW = {"development": "growth", "growth": "survival"}
-NEAR_SHARE = 0.10
 LIST_CHANGES = ("up", "down", "in", "out")  # new / gone are only counted (a first run: all new)
 
 
@@ -63,13 +52,6 @@ def field_choices(sources: SourcesMapping) -> list[str]:
     return out
 
 
-def _param_value(raw: object) -> float | None:
-    value = raw.get("value") if isinstance(raw, Mapping) else raw
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -78,13 +60,15 @@ def contested(
     outcomes: pl.DataFrame,
     changes: pl.DataFrame,
     *,
-    parameters: Mapping[str, object],
+    near: Sequence[NearCheck],
     headers: Mapping[str, str],
     reasons: Mapping[str, str],
 ) -> pl.DataFrame:
     """The contested businesses: `uscc`, `region_code`, `tier`, `reasons` (Chinese, joined) and
     `why` (why each is listed, joined), sorted by `uscc`. Each kind is selected by a cheap
-    filter over the whole run; text is built for the selected rows only."""
+    filter over the whole run; text is built for the selected rows only. `near` are the plan's
+    near-threshold checks; one whose threshold is not above zero, or whose indicator the outcomes
+    lack, lists nobody."""
     key = ["uscc", "region_code", "tier", "reasons"]
     parts: list[pl.DataFrame] = []
     problem = r"(^|\|)(" + "|".join(re.escape(p) for p in DATA_PROBLEMS) + ")"
@@ -94,24 +78,24 @@ def contested(
             pl.lit("数据问题导致不参与分型").alias("why")
         )
     )
-    for param, column, tier, unit_step in NEAR_CHECKS:
-        threshold = _param_value(parameters.get(param))
-        if threshold is None or threshold <= 0 or column not in outcomes.columns:
+    for check in near:
+        if check.threshold <= 0 or check.indicator not in outcomes.columns:
             continue
-        lower = threshold - 1 if unit_step else threshold * (1 - NEAR_SHARE)
-        value = pl.col(column)
-        near = outcomes.filter(
-            (pl.col("tier") == _BELOW[tier]) & (value >= lower) & (value < threshold)
+        value = pl.col(check.indicator)
+        below = outcomes.filter(
+            (pl.col("tier") == _BELOW[check.tier])
+            & (value >= check.lower)
+            & (value < check.threshold)
         )
         parts.append(
-            near.select(
+            below.select(
                 *key,
                 pl.format(
                     "接近{}门槛: {} {} (门槛 {})",
-                    pl.lit(TIER_LABELS[tier]),
-                    pl.lit(headers.get(column, column)),
+                    pl.lit(TIER_LABELS[check.tier]),
+                    pl.lit(headers.get(check.indicator, check.indicator)),
                     value.cast(pl.Float64).round(2).cast(pl.String).str.replace(r"\.0$", ""),
-                    pl.lit(_number(threshold)),
+                    pl.lit(_number(check.threshold)),
                 ).alias("why"),
             )
         )
@@ -163,12 +147,12 @@ def write_review_workbooks(
     headers: Mapping[str, str],
     reasons: Mapping[str, str],
     sources: SourcesMapping,
-    parameters: Mapping[str, object],
-    ruleset_id: str,
+    plan: RulePlan,
     run_date: date,
 ) -> list[Path]:
-    """Write one review workbook per district found in `outcomes` into `folder`."""
-    listed = contested(outcomes, changes, parameters=parameters, headers=headers, reasons=reasons)
+    """Write one review workbook per district found in `outcomes` (typed under `plan`) into
+    `folder`."""
+    listed = contested(outcomes, changes, near=plan.near_checks, headers=headers, reasons=reasons)
     counts = (
         outcomes.group_by("region_code", "tier").len().sort("region_code", "tier", nulls_last=True)
     )
@@ -195,7 +179,7 @@ def write_review_workbooks(
             changes=shown_changes.filter(in_district),
             review=listed.filter(in_district),
             fields=fields,
-            ruleset_id=ruleset_id,
+            ruleset_id=plan.source.ruleset.id,
             run_date=run_date,
         )
         written.append(path)

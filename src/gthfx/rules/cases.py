@@ -29,6 +29,7 @@ import polars as pl
 
 from gthfx.errors import RulesError
 from gthfx.ingest.load import FileInfo, RawExtract
+from gthfx.rules.trace import Trace
 from gthfx.settings.sources import EXTRACTS, SourcesMapping
 from gthfx.settings.yamlio import load_yaml
 
@@ -49,8 +50,13 @@ class RuleCase:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """A case's outcome, and the trace of what the rules saw (None: the business has no row
+    after validation)."""
+
     case: RuleCase
     actual: dict[str, Any]
+    ruleset_id: str
+    trace: Trace | None
 
     @property
     def passed(self) -> bool:

@@ -303,3 +303,49 @@ def walk(node: Node) -> Iterator[Node]:
 def names_in(node: Node) -> list[Name]:
     """Every name the expression reads, in order of appearance."""
     return [n for n in walk(node) if isinstance(n, Name)]
+
+
+_PREC = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4}
+_PREC.update({"+": 5, "-": 5, "*": 6, "/": 6})
+
+
+def expression_text(node: Node, parent: int = 0) -> str:
+    """The tree written back as rule text (parentheses only where needed); parsing the text
+    gives the same tree."""
+    prec = 8
+    if isinstance(node, Literal):
+        value = node.value
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = f'"{value}"'
+        else:
+            text = str(value)
+    elif isinstance(node, Name):
+        text = node.name
+    elif isinstance(node, ListOf):
+        text = "[" + ", ".join(expression_text(i) for i in node.items) + "]"
+    elif isinstance(node, Unary):
+        prec = 3 if node.op == "not" else 7
+        sep = " " if node.op == "not" else ""
+        text = f"{node.op}{sep}{expression_text(node.operand, prec)}"
+    elif isinstance(node, Binary):
+        prec = _PREC[node.op]
+        left_min = 5 if prec == 4 else prec
+        right_min = 5 if prec == 4 else prec + 1
+        left = expression_text(node.left, left_min)
+        right = expression_text(node.right, right_min)
+        text = f"{left} {node.op} {right}"
+    elif isinstance(node, In):
+        prec = 4
+        op = "not in" if node.negated else "in"
+        text = f"{expression_text(node.operand, 5)} {op} {expression_text(node.items)}"
+    elif isinstance(node, IsMissing):
+        prec = 4
+        op = "is not missing" if node.negated else "is missing"
+        text = f"{expression_text(node.operand, 5)} {op}"
+    elif isinstance(node, Call):
+        text = f"{node.function}(" + ", ".join(expression_text(a) for a in node.args) + ")"
+    else:  # pragma: no cover — exhaustive
+        raise TypeError(node)
+    return f"({text})" if prec < parent else text

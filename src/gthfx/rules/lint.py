@@ -1,13 +1,16 @@
 """`gthfx rules check`: lint ruleset files before any data is read.
 
-Every finding names the file, the rule id and the YAML line. The checks use the same grammar and
-compiler as classify (one tree, one meaning):
+Every finding names the file, the rule id and the YAML line. The checks are classify's own: the
+plan builder's parse and type check (`plan.check_ruleset`, which collects every problem rather
+than stopping at the first), then the plan itself:
 
 - a file that does not load (YAML syntax, duplicate or unknown key, parameter without unit or
   source, last tier not the default, …) — error;
 - an expression that does not parse or compile (unknown name with a close-match hint, a text
   compared with a number, …) — one error per expression, all of them, not only the first;
-- a parameter no expression uses — warning;
+- a near-threshold declaration (`review:`) naming an unknown parameter or indicator, or one that
+  is not a number — error; one whose indicator the outcome files do not carry — warning;
+- a parameter no expression or declaration uses — warning;
 - a tier rule that can never be reached because an earlier one always wins — warning: an earlier
   condition that is always true, a condition identical to an earlier one, or (a sampled check)
   a rule that is never the first match over a few thousand synthetic businesses built from the
@@ -31,12 +34,11 @@ import yaml
 from pydantic import ValidationError
 
 from gthfx.errors import GthfxError, RulesError
-from gthfx.rules.compiler import BUILTINS, FIELD_KINDS, CompileError, Kind, Scope, compile_node
-from gthfx.rules.engine import compile_ruleset
+from gthfx.ingest.parse import POLARS_TYPES
+from gthfx.rules.check import Problem, check_ruleset
 from gthfx.rules.grammar import (
     Binary,
     Call,
-    ExprSyntaxError,
     In,
     IsMissing,
     ListOf,
@@ -44,11 +46,13 @@ from gthfx.rules.grammar import (
     Node,
     Unary,
     names_in,
-    parse_expression,
     walk,
 )
 from gthfx.rules.grammar import Literal as Lit
 from gthfx.rules.model import Ruleset, RulesetFile, load_ruleset, read_with_base, ruleset_files
+from gthfx.rules.plan import RulePlan, plan_of
+from gthfx.rules.to_polars import condition, derived_columns
+from gthfx.settings.sources import SourcesMapping
 
 Severity = Literal["error", "warning"]
 SAMPLE_ROWS = 4000
@@ -145,7 +149,7 @@ def _validation_findings(
         where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
         rule: str | None = None
         file, line = path, None
-        if len(loc) >= 2 and loc[0] in SECTIONS and isinstance(loc[1], int):
+        if len(loc) >= 2 and loc[0] in (*SECTIONS, "review") and isinstance(loc[1], int):
             rule = _rule_of(raw, str(loc[0]), loc[1])
             file, line = lines.find(str(loc[0]), loc[1])
         elif len(loc) >= 2 and loc[0] == "parameters":
@@ -204,24 +208,24 @@ def _load_findings(path: Path, lines: _Lines) -> list[Finding]:
     return []
 
 
-@dataclass
-class _Expr:
-    section: str
-    index: int
-    rule: str
-    text: str
-    tree: Node | None = None
+def _finding(problem: Problem, lines: _Lines) -> Finding:
+    file, line = lines.find(problem.section, problem.item)
+    text = problem.text.strip()
+    if problem.kind == "syntax":
+        message = (
+            f"{problem.where}: syntax error at column {problem.column}: {problem.message}: {text}"
+        )
+    elif problem.kind == "type":
+        column = f" (column {problem.column})" if problem.column else ""
+        message = f"{problem.where}{column}: {problem.message}: {text}"
+    else:  # clash, shadow, review: the rule says where
+        message = problem.message
+    return Finding("error", file, line, problem.rule, message)
 
 
-def _expressions(rs: Ruleset) -> list[_Expr]:
-    out = [_Expr("derived", i, d.id, d.expr) for i, d in enumerate(rs.derived)]
-    out += [_Expr("basic_conditions", i, c.id, c.when) for i, c in enumerate(rs.basic_conditions)]
-    out += [_Expr("tiers", i, t.id, t.when) for i, t in enumerate(rs.tiers) if t.when is not None]
-    return out
-
-
-def lint_file(path: Path, field_types: Mapping[str, str]) -> list[Finding]:
-    """Every finding of one ruleset file (not the folder-level date checks)."""
+def lint_file(path: Path, sources: SourcesMapping) -> list[Finding]:
+    """Every finding of one ruleset file (not the folder-level date checks), for the fields of
+    the sources mapping."""
     lines = _Lines(path)
     try:
         ruleset_file = load_ruleset(path)
@@ -230,75 +234,31 @@ def lint_file(path: Path, field_types: Mapping[str, str]) -> list[Finding]:
             Finding("error", path, None, None, "the ruleset does not load")
         ]
     rs = ruleset_file.ruleset
-    findings: list[Finding] = []
+    checked = check_ruleset(ruleset_file, sources.field_types(), rs.effective_from)
+    findings = [_finding(p, lines) for p in checked.problems]
 
-    def add(severity: Severity, section: str, item: int | str | None, rule: str | None, msg: str):
+    def warn(section: str, item: int | str, rule: str, message: str) -> None:
         file, line = lines.find(section, item)
-        findings.append(Finding(severity, file, line, rule, msg))
+        findings.append(Finding("warning", file, line, rule, message))
 
-    columns: dict[str, Kind] = {name: FIELD_KINDS[kind] for name, kind in field_types.items()}
-    for name in rs.parameters:
-        if name in columns or name in BUILTINS:
-            add("error", "parameters", name, name, f"parameter `{name}` is named like a field")
-    scope = Scope(
-        columns=columns,
-        parameters={n: p.value for n, p in rs.parameters.items() if n not in columns},
-        run_date=rs.effective_from,
-    )
-    broken: set[str] = set()  # derived fields that failed: expressions reading them are skipped
-    exprs = _expressions(rs)
-    for item in exprs:
-        where = f"{item.section}[{item.index}]"
-        try:
-            item.tree = parse_expression(item.text)
-        except ExprSyntaxError as exc:
-            add(
-                "error",
-                item.section,
-                item.index,
-                item.rule,
-                f"{where}: syntax error at column {exc.column}: {exc.message}: {item.text.strip()}",
-            )
-            broken.add(item.rule)
-            continue
-        if item.section == "derived" and item.rule in field_types:
-            add("error", "derived", item.index, item.rule, f"`{item.rule}` is already a field")
-            broken.add(item.rule)
-            continue
-        if any(n.name in broken for n in names_in(item.tree)):
-            broken.add(item.rule)
-            continue
-        try:
-            typed = compile_node(item.tree, scope)
-        except CompileError as exc:
-            column = f" (column {exc.column})" if exc.column else ""
-            add(
-                "error",
-                item.section,
-                item.index,
-                item.rule,
-                f"{where}{column}: {exc.message}: {item.text.strip()}",
-            )
-            broken.add(item.rule)
-            continue
-        if item.section == "derived":
-            columns[item.rule] = typed.kind
-        elif typed.kind != "bool":
-            add(
-                "error",
-                item.section,
-                item.index,
-                item.rule,
-                f"{where}: `when` must be a condition, found a {typed.kind}: {item.text.strip()}",
-            )
-            broken.add(item.rule)
-    used = {n.name for e in exprs if e.tree is not None for n in names_in(e.tree)}
+    used = {n.name for tree in checked.parsed.values() for n in names_in(tree)}
+    used |= {check.parameter for check in rs.review}
     for name in rs.parameters:
         if name not in used:
-            add("warning", "parameters", name, name, f"parameter `{name}` is not used by any rule")
+            warn("parameters", name, name, f"parameter `{name}` is not used by any rule")
     if any(f.severity == "error" for f in findings):
         return findings
-    findings += _reachability(ruleset_file, field_types, exprs, lines)
+    plan = plan_of(checked, sources)
+    for index, check in enumerate(plan.near_checks):
+        if check.indicator not in plan.outcome_schema:
+            warn(
+                "review",
+                index,
+                f"review[{index}]",
+                f"indicator `{check.indicator}` is not read by any tier rule, so the outcome "
+                "files do not carry it: this check lists no business",
+            )
+    findings += _reachability(plan, lines)
     return findings
 
 
@@ -447,47 +407,40 @@ def _candidates(
     return pl.Series([None, *texts, "其他"], dtype=pl.String)
 
 
-def _reachability(
-    ruleset_file: RulesetFile,
-    field_types: Mapping[str, str],
-    exprs: list[_Expr],
-    lines: _Lines,
-) -> list[Finding]:
-    rs = ruleset_file.ruleset
+def _reachability(plan: RulePlan, lines: _Lines) -> list[Finding]:
     findings: list[Finding] = []
     flagged: set[int] = set()
 
     def warn(index: int, msg: str) -> None:
         flagged.add(index)
         file, line = lines.find("tiers", index)
-        findings.append(Finding("warning", file, line, rs.tiers[index].id, msg))
+        findings.append(Finding("warning", file, line, plan.tiers[index].id, msg))
 
-    trees = {e.index: e.tree for e in exprs if e.section == "tiers" and e.tree is not None}
-    for i in range(len(rs.tiers)):
+    ids = [t.id for t in plan.tiers]
+    trees = {i: t.tree.source for i, t in enumerate(plan.tiers) if t.tree is not None}
+    for i in range(len(plan.tiers)):
         tree = trees.get(i)
         for j in range(i):
             earlier = trees.get(j)
             if earlier is None or j in flagged:
                 continue
             if always_true(earlier):
-                warn(i, f"can never be reached: the earlier rule `{rs.tiers[j].id}` always matches")
+                warn(
+                    i, f"can never be reached: the earlier rule `{plan.tiers[j].id}` always matches"
+                )
                 break
             if tree is not None and _canon(tree) == _canon(earlier):
                 warn(
                     i,
                     f"can never be reached: its condition is the same as the earlier rule "
-                    f"`{rs.tiers[j].id}`'s",
+                    f"`{ids[j]}`'s",
                 )
                 break
     # the sampled check: synthetic businesses from the values the ruleset mentions
-    compiled = compile_ruleset(ruleset_file, field_types, rs.effective_from)
-    derived_reads = {
-        e.rule: [n.name for n in names_in(e.tree)]
-        for e in exprs
-        if e.section == "derived" and e.tree
-    }
+    field_types = plan.field_kinds
+    derived_reads = {d.id: [n.name for n in names_in(d.tree.source)] for d in plan.derived}
     needed: list[str] = []
-    pending = [n.name for t in trees.values() if t is not None for n in names_in(t)]
+    pending = [n.name for t in trees.values() for n in names_in(t)]
     while pending:
         name = pending.pop()
         if name in needed:
@@ -496,11 +449,8 @@ def _reachability(
             needed.append(name)
         elif name in derived_reads:
             pending.extend(derived_reads[name])
-    numbers, texts, dates = _constants(
-        [e.tree for e in exprs if e.tree is not None],
-        {n: p.value for n, p in rs.parameters.items()},
-    )
-    run_date = rs.effective_from
+    numbers, texts, dates = _constants(list(plan.parsed.values()), plan.parameters)
+    run_date = plan.run_date
     columns = {}
     for k, name in enumerate(sorted(needed)):
         values = _candidates(field_types[name], numbers, texts, dates, run_date)
@@ -508,21 +458,23 @@ def _reachability(
     frame = pl.DataFrame(columns) if columns else pl.DataFrame({"_row": range(SAMPLE_ROWS)})
     # every derived expression, in order (they may read fields the tiers do not): missing
     missing = {
-        name: pl.lit(None, dtype=_DTYPES[kind]).alias(name)
+        name: pl.lit(None, dtype=POLARS_TYPES[kind]).alias(name)
         for name, kind in field_types.items()
         if name not in frame.columns
     }
-    frame = frame.with_columns(missing.values()).with_columns(e for _, e in compiled.derived)
+    frame = frame.with_columns(missing.values())
+    for expr in derived_columns(plan):
+        frame = frame.with_columns(expr)
     matched: list[pl.Expr] = []
     counts: list[pl.Expr] = []
-    for index, (_, _, condition) in enumerate(compiled.tier_rules):
-        test = pl.lit(True) if condition is None else condition
+    for index, rule in enumerate(plan.tiers):
+        test = pl.lit(True) if rule.tree is None else condition(rule.tree)
         before = pl.any_horizontal(matched) if matched else pl.lit(False)
         counts.append((test & ~before).sum().alias(f"first_{index}"))
         counts.append(test.sum().alias(f"any_{index}"))
         matched.append(test)
     result = frame.select(counts).row(0, named=True)
-    for index in range(len(rs.tiers)):
+    for index in range(len(plan.tiers)):
         if index in flagged or result[f"first_{index}"]:
             continue
         if result[f"any_{index}"]:
@@ -535,16 +487,6 @@ def _reachability(
             f"over values the ruleset mentions, not a proof — check the rule's conditions",
         )
     return findings
-
-
-_DTYPES: dict[str, Any] = {
-    "code": pl.String,
-    "text": pl.String,
-    "int": pl.Int64,
-    "decimal": pl.Float64,
-    "date": pl.Date,
-    "bool": pl.Boolean,
-}
 
 
 # ---- a folder -----------------------------------------------------------------------------------
@@ -590,7 +532,7 @@ def _date_findings(loaded: list[tuple[RulesetFile, _Lines]]) -> list[Finding]:
     return out
 
 
-def lint_rules(location: Path, field_types: Mapping[str, str]) -> list[Finding]:
+def lint_rules(location: Path, sources: SourcesMapping) -> list[Finding]:
     """Every finding of a ruleset file or of every ruleset file of a folder."""
     files = ruleset_files(location)
     if not files:
@@ -598,7 +540,7 @@ def lint_rules(location: Path, field_types: Mapping[str, str]) -> list[Finding]:
     findings: list[Finding] = []
     loaded: list[tuple[RulesetFile, _Lines]] = []
     for path in files:
-        findings += lint_file(path, field_types)
+        findings += lint_file(path, sources)
         with suppress(GthfxError):
             loaded.append((load_ruleset(path), _Lines(path)))
     findings += _date_findings(loaded)

@@ -9,12 +9,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gthfx.errors import RulesError
-from gthfx.rules.compiler import value_kind
+from gthfx.rules.types import value_kind
 from gthfx.settings.yamlio import load_yaml, pydantic_location
 from gthfx.vocab import TierId
 
@@ -68,6 +68,24 @@ class TierRule(_Strict):
         return self
 
 
+class NearThreshold(_Strict):
+    """A near-threshold check of the review workbooks: a business one tier below `tier` whose
+    `indicator` lies just under the threshold `parameter` — within `share` of it (0.10: the
+    10 % below), or within `units` of it (1: one year short) — is listed for review."""
+
+    indicator: str
+    parameter: str
+    tier: Literal["growth", "development"]  # the tier the threshold admits to
+    share: float | None = Field(default=None, gt=0, lt=1)
+    units: int | float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _share_or_units(self) -> NearThreshold:
+        if (self.share is None) == (self.units is None):
+            raise ValueError("a review check has either `share` or `units`, not both or neither")
+        return self
+
+
 class Ruleset(_Strict):
     """One dated ruleset file."""
 
@@ -80,6 +98,7 @@ class Ruleset(_Strict):
     derived: list[Derived] = Field(default_factory=list)
     basic_conditions: list[Condition] = Field(min_length=1)
     tiers: list[TierRule] = Field(min_length=1)
+    review: list[NearThreshold] = Field(default_factory=list)
 
     @field_validator("effective_from", "effective_to", mode="before")
     @classmethod

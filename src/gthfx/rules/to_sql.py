@@ -1,7 +1,7 @@
-"""Rule expressions → SQL (sqlglot expressions), with the meaning of the Polars compiler.
+"""The plan → SQL (sqlglot expressions, every dialect), with the meaning of the Polars back end.
 
-The same parse tree (`grammar.parse_expression`) is type-checked by `compiler.compile_node` on the
-same `Scope` first — one grammar, one meaning — and then emitted as SQL:
+Walks the typed trees of the plan (`types`: already checked, nothing is checked here) — one tree,
+many generators — with the meaning written in `types`:
 
 - a comparison, `in` or `not in` with a missing operand is false: `COALESCE(a >= b, FALSE)`;
 - `and`, `or`, `not` on two-valued operands (a bool field read as a condition is
@@ -11,37 +11,33 @@ same `Scope` first — one grammar, one meaning — and then emitted as SQL:
 - `min`/`max` are missing when any value is missing.
 
 `ruleset_sql` renders one SELECT over a table `joined` (the joined frame of `join.join_extracts`)
-giving `uscc, tier, rule_id, reasons` and the derived fields, exactly as `engine.apply_ruleset`.
+giving `uscc, tier, rule_id, reasons` and the derived fields, exactly as `to_polars.apply_plan`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 from sqlglot import exp
 
 from gthfx.errors import ConfigError
-from gthfx.ingest.join import data_problem_checks
 from gthfx.ingest.sqlprep import prepare_ctes, with_ctes
-from gthfx.ingest.validate import problem_reasons
-from gthfx.rules.compiler import FIELD_KINDS, CompileError, Kind, Scope, compile_node
-from gthfx.rules.engine import compile_ruleset, reason_names
-from gthfx.rules.grammar import (
-    Binary,
-    Call,
-    In,
-    IsMissing,
-    ListOf,
-    Literal,
-    Name,
-    Node,
-    Unary,
-    parse_expression,
+from gthfx.rules.plan import DataProblem, RulePlan
+from gthfx.rules.types import (
+    Arith,
+    Column,
+    Compare,
+    Const,
+    Func,
+    Logic,
+    Member,
+    Missing,
+    Negate,
+    Not,
+    Typed,
 )
-from gthfx.rules.model import RulesetFile
-from gthfx.settings.sources import SourcesMapping
-from gthfx.vocab import CONFLICT, EXCLUDED
+from gthfx.vocab import EXCLUDED
 
 DIALECTS = ("duckdb", "postgres", "spark")
 TABLE = "joined"
@@ -78,76 +74,29 @@ def _year(e: exp.Expr) -> exp.Expr:
     return exp.Year(this=e)
 
 
-def expression_sql(node: Node, scope: Scope) -> exp.Expr:
-    """Type-check `node` as the Polars compiler does (raising `CompileError`), then emit SQL."""
-    compile_node(node, scope)
-    return _emit(node, scope)
-
-
-def _list_values(node: ListOf | Name, scope: Scope) -> list[object]:
-    if isinstance(node, ListOf):
-        return [item.value for item in node.items if isinstance(item, Literal)]
-    value = scope.parameters[node.name]
-    assert isinstance(value, list)
-    return list(value)
-
-
-def _emit(node: Node, scope: Scope) -> exp.Expr:
-    if isinstance(node, Literal):
-        return _lit(node.value)
-    if isinstance(node, Name):
-        if node.name in scope.columns:
-            return _col(node.name)
-        if node.name in scope.parameters:
-            return _lit(scope.parameters[node.name])
-        if node.name == "run_date":
-            return _date(scope.run_date)
-        if node.name == "run_year":
-            return _lit(scope.run_date.year)
-        raise CompileError(f"unknown name `{node.name}`", node.column)  # pragma: no cover
-    if isinstance(node, Unary):
-        inner = _emit(node.operand, scope)
-        if node.op == "not":
-            return exp.Not(this=_true(inner))
-        return exp.Neg(this=_paren(inner))
-    if isinstance(node, Binary):
-        left = _paren(_emit(node.left, scope))
-        right = _paren(_emit(node.right, scope))
-        if node.op == "and":
-            return _paren(exp.And(this=_true(left), expression=_true(right)))
-        if node.op == "or":
-            return _paren(exp.Or(this=_true(left), expression=_true(right)))
-        if node.op == "/":
-            as_double = exp.cast(left, exp.DataType.Type.DOUBLE)
-            return exp.Case(
-                ifs=[
-                    exp.If(
-                        this=exp.NEQ(this=right, expression=exp.Literal.number(0)),
-                        true=exp.Div(this=as_double, expression=right),
-                    )
-                ]
-            )
-        arithmetic = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
-        if node.op in arithmetic:
-            return _paren(arithmetic[node.op](this=left, expression=right))
-        comparison = {
-            "==": exp.EQ,
-            "!=": exp.NEQ,
-            "<": exp.LT,
-            "<=": exp.LTE,
-            ">": exp.GT,
-            ">=": exp.GTE,
-        }[node.op]
-        return _true(comparison(this=left, expression=right))
-    if isinstance(node, In):
-        operand = _paren(_emit(node.operand, scope))
-        values = _list_values(node.items, scope)
+def expression_sql(tree: Typed) -> exp.Expr:
+    """A typed expression (already checked: nothing is checked here) as SQL."""
+    if isinstance(tree, Const):
+        if tree.kind == "date":
+            assert isinstance(tree.value, date)
+            return _date(tree.value)
+        return _lit(tree.value)
+    if isinstance(tree, Column):
+        return _col(tree.name)
+    if isinstance(tree, Not):
+        return exp.Not(this=_true(expression_sql(tree.operand)))
+    if isinstance(tree, Negate):
+        return exp.Neg(this=_paren(expression_sql(tree.operand)))
+    if isinstance(tree, Logic | Arith | Compare):
+        return _binary(tree)
+    if isinstance(tree, Member):
+        operand = _paren(expression_sql(tree.operand))
         test: exp.Expr = (
-            _true(exp.In(this=operand, expressions=[_lit(v) for v in values]))
-            if values
+            _true(exp.In(this=operand, expressions=[_lit(v) for v in tree.values]))
+            if tree.values
             else exp.false()
         )
-        if node.negated:  # missing operand: both `in` and `not in` are false
+        if tree.negated:  # missing operand: both `in` and `not in` are false
             return _paren(
                 exp.And(
                     this=exp.Not(this=exp.Is(this=operand, expression=exp.null())),
@@ -155,22 +104,47 @@ def _emit(node: Node, scope: Scope) -> exp.Expr:
                 )
             )
         return test
-    if isinstance(node, IsMissing):
-        operand = _paren(_emit(node.operand, scope))
+    if isinstance(tree, Missing):
+        operand = _paren(expression_sql(tree.operand))
         is_null = exp.Is(this=operand, expression=exp.null())
-        return exp.Not(this=is_null) if node.negated else is_null
-    if isinstance(node, Call):
-        return _emit_call(node, scope)
-    raise CompileError(f"unsupported expression {node!r}")  # pragma: no cover
+        return exp.Not(this=is_null) if tree.negated else is_null
+    return _function(tree)
 
 
-def _emit_call(node: Call, scope: Scope) -> exp.Expr:
-    fn = node.function
-    if fn == "date":
-        arg = node.args[0]
-        assert isinstance(arg, Literal)
-        return _date(date.fromisoformat(str(arg.value)))
-    args = [_paren(_emit(a, scope)) for a in node.args]
+def _binary(tree: Logic | Arith | Compare) -> exp.Expr:
+    left = _paren(expression_sql(tree.left))
+    right = _paren(expression_sql(tree.right))
+    if tree.op == "and":
+        return _paren(exp.And(this=_true(left), expression=_true(right)))
+    if tree.op == "or":
+        return _paren(exp.Or(this=_true(left), expression=_true(right)))
+    if tree.op == "/":
+        as_double = exp.cast(left, exp.DataType.Type.DOUBLE)
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.NEQ(this=right, expression=exp.Literal.number(0)),
+                    true=exp.Div(this=as_double, expression=right),
+                )
+            ]
+        )
+    arithmetic = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
+    if tree.op in arithmetic:
+        return _paren(arithmetic[tree.op](this=left, expression=right))
+    comparison = {
+        "==": exp.EQ,
+        "!=": exp.NEQ,
+        "<": exp.LT,
+        "<=": exp.LTE,
+        ">": exp.GT,
+        ">=": exp.GTE,
+    }[tree.op]
+    return _true(comparison(this=left, expression=right))
+
+
+def _function(tree: Func) -> exp.Expr:
+    fn = tree.function
+    args = [_paren(expression_sql(a)) for a in tree.args]
     if fn == "year":
         return exp.cast(_year(args[0]), exp.DataType.Type.BIGINT)
     if fn == "complete_years":
@@ -192,16 +166,15 @@ def _emit_call(node: Call, scope: Scope) -> exp.Expr:
         return exp.cast(_paren(exp.Sub(this=years, expression=minus)), exp.DataType.Type.BIGINT)
     if fn == "coalesce":
         return exp.Coalesce(this=args[0], expressions=args[1:])
-    if fn in ("min", "max"):
-        combined = (exp.Least if fn == "min" else exp.Greatest)(this=args[0], expressions=args[1:])
-        all_there = args[0].copy()
-        present: exp.Expr = exp.Not(this=exp.Is(this=all_there, expression=exp.null()))
-        for a in args[1:]:
-            present = exp.And(
-                this=present, expression=exp.Not(this=exp.Is(this=a.copy(), expression=exp.null()))
-            )
-        return exp.Case(ifs=[exp.If(this=present, true=combined)])
-    raise CompileError(f"unknown function `{fn}`", node.column)  # pragma: no cover
+    # min / max
+    combined = (exp.Least if fn == "min" else exp.Greatest)(this=args[0], expressions=args[1:])
+    all_there = args[0].copy()
+    present: exp.Expr = exp.Not(this=exp.Is(this=all_there, expression=exp.null()))
+    for a in args[1:]:
+        present = exp.And(
+            this=present, expression=exp.Not(this=exp.Is(this=a.copy(), expression=exp.null()))
+        )
+    return exp.Case(ifs=[exp.If(this=present, true=combined)])
 
 
 def _reasons_array(items: list[exp.Expr], dialect: str) -> exp.Expr:
@@ -213,76 +186,63 @@ def _reasons_array(items: list[exp.Expr], dialect: str) -> exp.Expr:
     return exp.ArrayCompact(this=array)
 
 
-def ruleset_sql(
-    ruleset_file: RulesetFile,
-    field_kinds: Mapping[str, str],
-    run_date: date,
-    sources: SourcesMapping,
-    dialect: str,
-) -> str:
+def ruleset_sql(plan: RulePlan, dialect: str) -> str:
     """One SELECT over the table `joined` giving `uscc, tier, rule_id, reasons` and the derived
-    fields, with the outcomes of `engine.apply_ruleset` (reasons in `engine.reason_names` order)."""
-    ctes, query = ruleset_ctes(ruleset_file, field_kinds, run_date, sources, dialect)
+    fields, with the outcomes of `to_polars.apply_plan` (reasons in `plan.reasons` order)."""
+    ctes, query = ruleset_ctes(plan, dialect)
     for name, cte in ctes:
         query = query.with_(name, as_=cte)
     return query.sql(dialect=dialect, pretty=True)
 
 
+def _check_dialect(dialect: str) -> None:
+    if dialect not in DIALECTS:
+        raise ConfigError(f"unknown SQL dialect {dialect!r}", hint=f"one of {', '.join(DIALECTS)}")
+
+
+def _problem_sql(problem: DataProblem) -> exp.Expr:
+    if problem.bit is None:
+        return _true(_col(f"_conflict_{problem.extract}"))
+    mask = _col(f"_pm_{problem.extract}")
+    test = exp.NEQ(
+        this=_paren(exp.BitwiseAnd(this=mask, expression=exp.Literal.number(problem.bit))),
+        expression=exp.Literal.number(0),
+    )
+    return _true(test)
+
+
 def ruleset_ctes(
-    ruleset_file: RulesetFile,
-    field_kinds: Mapping[str, str],
-    run_date: date,
-    sources: SourcesMapping,
+    plan: RulePlan,
     dialect: str,
     *,
     source: str = TABLE,
     extra: Sequence[str] = (),
 ) -> tuple[list[tuple[str, exp.Query]], exp.Select]:
-    """The ruleset over the table (or named query) `source`: the named steps (derived fields,
+    """The plan over the table (or named query) `source`: the named steps (derived fields,
     reasons) and the final SELECT of `uscc, tier, rule_id, reasons`, the `extra` columns of
     `source`, then the derived fields."""
-    if dialect not in DIALECTS:
-        raise ConfigError(f"unknown SQL dialect {dialect!r}", hint=f"one of {', '.join(DIALECTS)}")
-    compiled = compile_ruleset(ruleset_file, field_kinds, run_date)  # names the file on errors
-    rs = ruleset_file.ruleset
-    columns: dict[str, Kind] = {name: FIELD_KINDS[kind] for name, kind in field_kinds.items()}
-    scope = Scope(
-        columns=columns,
-        parameters={name: p.value for name, p in rs.parameters.items()},
-        run_date=run_date,
-    )
+    _check_dialect(dialect)
     ctes: list[tuple[str, exp.Query]] = []
-    for index, item in enumerate(rs.derived):
-        value = expression_sql(parse_expression(item.expr), scope)
-        columns[item.id] = compile_node(parse_expression(item.expr), scope).kind
+    for index, item in enumerate(plan.derived):
+        value = expression_sql(item.tree)
         name = f"_derived_{index}"
         step = exp.select(exp.Star(), exp.alias_(value, item.id, quoted=True)).from_(source)
         ctes.append((name, step))
         source = name
 
-    # reasons: data problems, then each failed basic condition where `_has_annual`
-    checks: list[tuple[exp.Expr, str]] = []
-    for extract, spec in sources.extracts.items():
-        mask = _col(f"_pm_{extract}")
-        for bit, reason in problem_reasons(extract, spec):
-            test = exp.NEQ(
-                this=_paren(exp.BitwiseAnd(this=mask.copy(), expression=exp.Literal.number(bit))),
-                expression=exp.Literal.number(0),
-            )
-            checks.append((_true(test), reason))
-        checks.append((_true(_col(f"_conflict_{extract}")), f"{CONFLICT}:{extract}"))
-    for cond in rs.basic_conditions:
-        holds = _true(expression_sql(parse_expression(cond.when), scope))
+    # reasons: data problems, then each failed basic condition where `_has_annual`, in the one
+    # order of `plan.reasons`
+    checks = [_problem_sql(p) for p in plan.problems]
+    for cond in plan.conditions:
+        holds = _true(expression_sql(cond.tree))
         failed = exp.And(this=exp.Not(this=holds), expression=_col("_has_annual"))
-        checks.append((_true(_paren(failed)), cond.id))
-    names = [reason for _, reason in checks]
-    # the same reasons in the same order as the Polars engine (guards against drift)
-    assert names == reason_names(compiled, data_problem_checks(sources))
+        checks.append(_true(_paren(failed)))
+    names = list(plan.reasons)
 
     reason_cols = [f"_reason_{k}" for k in range(len(checks))]
     step = exp.select(
         exp.Star(),
-        *(exp.alias_(c, n, quoted=True) for (c, _), n in zip(checks, reason_cols, strict=True)),
+        *(exp.alias_(c, n, quoted=True) for c, n in zip(checks, reason_cols, strict=True)),
     ).from_(source)
     ctes.append(("_checked", step))
 
@@ -296,11 +256,11 @@ def ruleset_ctes(
     tier_ifs.append(exp.If(this=_paren(excluded), true=_lit(EXCLUDED)))
     default_tier: exp.Expr | None = None
     default_rule: exp.Expr | None = None
-    for rule in rs.tiers:
-        if rule.when is None:
+    for rule in plan.tiers:
+        if rule.tree is None:
             default_tier, default_rule = _lit(rule.tier), _lit(rule.id)
             break
-        cond_sql = _true(expression_sql(parse_expression(rule.when), scope))
+        cond_sql = _true(expression_sql(rule.tree))
         tier_ifs.append(exp.If(this=cond_sql, true=_lit(rule.tier)))
         rule_ifs.append(exp.If(this=cond_sql.copy(), true=_lit(rule.id)))
     tier = exp.Case(ifs=tier_ifs, default=default_tier)
@@ -328,34 +288,19 @@ def ruleset_ctes(
         exp.alias_(rule_id, "rule_id", quoted=True),
         exp.alias_(reasons, "reasons", quoted=True),
         *(_col(name) for name in extra),
-        *(_col(item.id) for item in rs.derived),
+        *(_col(item.id) for item in plan.derived),
     ).from_("_checked")
     return ctes, query
 
 
-def outcomes_sql(
-    ruleset_file: RulesetFile,
-    field_kinds: Mapping[str, str],
-    run_date: date,
-    sources: SourcesMapping,
-    dialect: str,
-    *,
-    loaded: bool = False,
-) -> str:
-    """One query over the tables `annual`, `tax` and `social` (platform form unless `loaded`):
-    validation, duplicates, the join and the ruleset → `uscc, tier, rule_id, reasons, flags,
-    region_code, industry_code` and the derived fields, one row per business of annual, in no
-    particular order (sort by `uscc` to compare)."""
-    if dialect not in DIALECTS:
-        raise ConfigError(f"unknown SQL dialect {dialect!r}", hint=f"one of {', '.join(DIALECTS)}")
+def outcomes_sql(plan: RulePlan, dialect: str, *, loaded: bool = False) -> str:
+    """One query over the tables `annual`, `tax` and `social` (platform form unless `loaded`),
+    with the fields of `plan.sources`: validation, duplicates, the join and the ruleset →
+    `uscc, tier, rule_id, reasons, flags, region_code, industry_code` and the derived fields, one
+    row per business of annual, in no particular order (sort by `uscc` to compare)."""
+    _check_dialect(dialect)
     rules, select = ruleset_ctes(
-        ruleset_file,
-        field_kinds,
-        run_date,
-        sources,
-        dialect,
-        source="joined",
-        extra=["flags", "region_code", "industry_code"],
+        plan, dialect, source="joined", extra=["flags", "region_code", "industry_code"]
     )
-    ctes = prepare_ctes(sources, run_date.year - 1, loaded=loaded) + rules
+    ctes = prepare_ctes(plan.sources, plan.run_date.year - 1, loaded=loaded) + rules
     return with_ctes(select, ctes).sql(dialect=dialect, pretty=True)

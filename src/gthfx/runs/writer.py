@@ -133,8 +133,7 @@ def write_run(
             headers=headers,
             reasons=reasons,
             sources=run.sources,
-            parameters={n: p.value for n, p in run.compiled.source.ruleset.parameters.items()},
-            ruleset_id=run.compiled.source.ruleset.id,
+            plan=run.compiled,
             run_date=run_date,
         )
     tables.close()
