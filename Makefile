@@ -72,4 +72,4 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.lock
 
 .PHONY: test-spark
 test-spark: install $(SPARK_STAMP)
-	$(BIN)/python -m pytest -q -m spark tests/test_spark.py
+	$(BIN)/python -m pytest -q -m spark tests/engines/test_spark.py
