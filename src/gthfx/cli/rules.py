@@ -100,6 +100,13 @@ def show_command(
     for i, t in enumerate(rs.tiers, 1):
         tiers.add_row(str(i), t.id, TIER_LABELS[t.tier], t.label, t.when or "默认 default")
     console.print(tiers)
+    near = Table(title="复核提示 near-threshold checks (review workbooks: just below a tier)")
+    for column in ("指标 indicator", "参数 parameter", "分型", "范围 within"):
+        near.add_column(column, overflow="fold")
+    for n in rs.review:
+        within = f"{_show(100 * n.share)} %" if n.share is not None else f"{_show(n.units)}"
+        near.add_row(n.indicator, n.parameter, TIER_LABELS[n.tier], within)
+    console.print(near)
 
 
 @rules_app.command("check")
