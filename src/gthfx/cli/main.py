@@ -241,6 +241,9 @@ app.add_typer(review_app, name="review")
 from gthfx.cli.compile_sql import compile_sql_command  # noqa: E402  (registers after `app` exists)
 
 app.command("compile-sql")(compile_sql_command)
+from gthfx.cli.categories import categories_app  # noqa: E402  (registers after `app` exists)
+
+app.add_typer(categories_app, name="categories")
 
 
 def main() -> None:

@@ -16,13 +16,13 @@ from typing import Any
 
 import polars as pl
 
-from gthfx.errors import InputError, RunError
+from gthfx.errors import InputError, RulesError, RunError
 from gthfx.ingest import uscc
 from gthfx.ingest.items import Items, load_items
 from gthfx.ingest.load import iter_table, map_headers, sha256_of
 from gthfx.ingest.masking import MASKS
 from gthfx.ingest.parse import clean
-from gthfx.rules.criteria import CODED_FIELDS, Criteria
+from gthfx.rules.criteria import CODED_FIELDS, Criteria, CriteriaFile, load_criteria
 from gthfx.runs.reader import outcome_paths
 from gthfx.settings.sources import CATEGORY_EXTRACTS, SourcesMapping
 from gthfx.vocab import EXCLUDED
@@ -213,3 +213,19 @@ def annual_names(
         clean(pl.col("name")).drop_nulls().first().alias("name"),
         *(MASKS[n](pl.col(n)).drop_nulls().first().alias(f"{n}_masked") for n in fields[1:]),
     )
+
+
+def recorded_criteria(recorded: dict[str, Any], folder: Path) -> CriteriaFile:
+    """The criteria file a step folder's manifest names, checked against its SHA-256."""
+    candidates = [Path(str(recorded.get("absolute_path", ""))), Path(str(recorded.get("path", "")))]
+    path = next((p for p in candidates if str(p) and p.is_file()), None)
+    if path is None:
+        raise RulesError(f"{recorded.get('path')}: criteria file of {folder} not found")
+    loaded = load_criteria(path)
+    if loaded.sha256 != recorded.get("sha256"):
+        raise RulesError(
+            f"{path}: changed since {folder} was written (SHA-256 differs from its manifest, "
+            f"criteria {recorded.get('id')})",
+            hint="certify with the criteria the screening used (restore the file)",
+        )
+    return loaded
