@@ -10,11 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gthfx.app.categories.cases import load_category_cases, run_category_case
 from gthfx.app.rule_cases import run_case, trace_case
 from gthfx.errors import ConfigError, RulesError
 from gthfx.rules.cases import CaseResult, load_cases
+from gthfx.rules.criteria_lint import lint_criteria
 from gthfx.rules.lint import has_errors, lint_rules
-from gthfx.rules.model import ruleset_in_force
+from gthfx.rules.model import CRITERIA_PREFIX, ruleset_in_force
 from gthfx.settings.config import load_config
 from gthfx.settings.sources import load_sources
 from gthfx.vocab import TIER_LABELS
@@ -125,12 +127,22 @@ def check_command(rules: RulesOption = None) -> None:
     them), overlapping or gapped effective dates. Each finding names the file, the line and the
     rule. Exit 0 when there are no errors (warnings are printed, not fatal), 2 when there is one.
 
+    The 名特优新 criteria files of the folder (categories-*.yaml) are linted too: expressions,
+    parameters, procedure parameters, and words compared with a coded field that its
+    vocabulary does not hold.
+
     Example: gthfx rules check
 
     Example: gthfx rules check --rules rules/reference-2024.yaml
     """
     location = _rules_path(rules)
-    findings = lint_rules(location, load_sources().field_types())
+    sources = load_sources()
+    if location.is_file() and location.name.startswith(CRITERIA_PREFIX):
+        findings = lint_criteria(location, sources.category_extracts)
+    else:
+        findings = lint_rules(location, sources.field_types())
+        if location.is_dir():  # the 名特优新 criteria files beside the rulesets
+            findings += lint_criteria(location, sources.category_extracts)
     console = _console()
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
@@ -180,12 +192,24 @@ def test_command(
         files = [case_location]
     elif case_location.is_dir():
         files = sorted(p for p in case_location.glob("*.yaml") if not p.name.startswith("_"))
+        files += sorted((case_location / "categories").glob("*.yaml"))
     else:
         raise RulesError(f"{case_location}: no such case file or folder")
     if not files:
         raise RulesError(f"{case_location}: no case files (*.yaml) found")
     sources = load_sources()
-    results = [run_case(case, location, sources) for f in files for case in load_cases(f)]
+    category_files = [f for f in files if _category_cases(f)]
+    category_results = [
+        run_category_case(case, location, sources)
+        for f in category_files
+        for case in load_category_cases(f)
+    ]
+    results = [
+        run_case(case, location, sources)
+        for f in files
+        if f not in category_files
+        for case in load_cases(f)
+    ]
     console = _console()
     table = Table(title=f"规则用例 rule cases ({case_location})")
     table.add_column("文件 file", overflow="fold")
@@ -193,7 +217,18 @@ def test_command(
     table.add_column("结果", justify="center", overflow="fold")
     for r in results:
         table.add_row(r.case.file.name, r.case.name, "✓" if r.passed else "✗")
+    for c in category_results:
+        table.add_row(c.case.file.name, c.case.name, "✓" if c.passed else "✗")
     console.print(table)
+    for c in category_results:
+        if not c.passed:
+            console.print(
+                f"\n✗ {c.case.file}: {c.case.name} (screening date {c.case.on})", style="red"
+            )
+            for (code, category), want in c.expected.items():
+                got = c.actual.get((code, category), {})
+                console.print(f"  {code} {category}: expected {want}, got {got}", markup=False)
+    failed_categories = sum(not c.passed for c in category_results)
     failed = [r for r in results if not r.passed]
     for r in failed:
         console.print(f"\n✗ {r.case.file}: {r.case.name} (run date {r.case.run_date})", style="red")
@@ -209,6 +244,13 @@ def test_command(
             console.print(f"  分型规则 {rid} ({TIER_LABELS[tier]}): {state}")
         if not trace.derived and not trace.conditions:
             console.print("  (the business has no row after validation: see its data problems)")
-    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+    total = len(results) + len(category_results)
+    bad = len(failed) + failed_categories
+    console.print(f"{total - bad} passed, {bad} failed")
+    if bad:
         raise typer.Exit(2)
+
+
+def _category_cases(path: Path) -> bool:
+    """名特优新 case files: under a `categories` folder, or named categories-*.yaml."""
+    return path.parent.name == "categories" or path.name.startswith(CRITERIA_PREFIX)

@@ -265,6 +265,10 @@ def certify(options: CertifyOptions) -> CertifyResult:
             },
         )
     return CertifyResult(
-        cycle / "certification", options.on, counts, appended.segment, appended.head_sha256,
+        cycle / "certification",
+        options.on,
+        counts,
+        appended.segment,
+        appended.head_sha256,
         appended.repeated,
-    )  # fmt: skip
+    )

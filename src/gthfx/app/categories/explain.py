@@ -59,9 +59,22 @@ class EntryExplanation:
         return stored == self.recomputed_reasons
 
 
-FACTS = ("name", "tier", "years_in_business", "insured_staff", "region_code", "industry_code",
-         "route", "recommender", "consent", "special_group", "applied_on", "in_run",
-         "serious_dishonest", "records_rejected")  # fmt: skip
+FACTS = (
+    "name",
+    "tier",
+    "years_in_business",
+    "insured_staff",
+    "region_code",
+    "industry_code",
+    "route",
+    "recommender",
+    "consent",
+    "special_group",
+    "applied_on",
+    "in_run",
+    "serious_dishonest",
+    "records_rejected",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -89,10 +102,15 @@ def explain_entries(
     source = recorded_criteria(manifest["criteria"], screening)
     on = date.fromisoformat(manifest["screening_date"])
     compiled = compile_criteria(source, load_sources().category_extracts, on)
-    rejudged = judge(rows.drop("reasons", "criteria_met", "criteria_count"), compiled,
-                     evaluation=False)  # fmt: skip
-    return [_one(row, again, compiled) for row, again in zip(rows.iter_rows(named=True),
-            rejudged.iter_rows(named=True), strict=True)]  # fmt: skip
+    rejudged = judge(
+        rows.drop("reasons", "criteria_met", "criteria_count"), compiled, evaluation=False
+    )
+    return [
+        _one(row, again, compiled)
+        for row, again in zip(
+            rows.iter_rows(named=True), rejudged.iter_rows(named=True), strict=True
+        )
+    ]
 
 
 def _one(
