@@ -365,7 +365,7 @@ def register_command(
         listing = Table(title=f"名特优新名录 as of {when}: {entries.height:,} entries")
         shown = _entries_text(entries.head(limit))
         for column in shown.columns:
-            listing.add_column(column)
+            listing.add_column(column, overflow="fold")
         for row in shown.iter_rows():
             listing.add_row(*(str(v) if v is not None else "" for v in row))
         console.print(listing)

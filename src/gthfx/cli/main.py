@@ -148,9 +148,18 @@ def samples_command(
     fmt: Annotated[
         str, typer.Option("--format", help="mixed (CSV UTF-8/GB18030 + XLSX), csv or parquet.")
     ] = "mixed",
+    categories: Annotated[
+        bool,
+        typer.Option(
+            "--categories/--no-categories",
+            help="Also write the 名特优新 applications, evidence, records and objections.",
+        ),
+    ] = True,
 ) -> None:
     """Write realistic synthetic extracts: Wuhan districts, GB/T 4754 industry codes, Chinese
-    headers, messy values and a sprinkle of every data problem.
+    headers, messy values and a sprinkle of every data problem — and, for each year, the 名特优新
+    applications, evidence, records and objections of its population (every boundary of SPEC
+    §10) under <report_year>/categories/.
 
     Example: gthfx samples --rows 2000 --out samples --years 2
 
@@ -168,6 +177,7 @@ def samples_command(
             years=years,
             seed=seed,
             fmt=fmt,  # type: ignore[arg-type]
+            categories=categories,
         )
     except ValueError as exc:  # the generator's own argument checks
         raise ConfigError(f"gthfx samples: {exc}") from None

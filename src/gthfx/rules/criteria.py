@@ -37,9 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gthfx.errors import RulesError
 from gthfx.rules.compiler import FIELD_KINDS, CompileError, Kind, Scope, compile_node, value_kind
 from gthfx.rules.grammar import ExprSyntaxError, Node, parse_expression
-from gthfx.rules.model import CRITERIA_PREFIX, ID_PATTERN, Parameter
+from gthfx.rules.model import CRITERIA_PREFIX, ID_PATTERN, Parameter, read_with_base
 from gthfx.settings.sources import ExtractSpec
-from gthfx.settings.yamlio import load_yaml, pydantic_location
+from gthfx.settings.yamlio import pydantic_location
 
 CategoryId = Literal["known", "distinctive", "quality", "emerging"]
 CATEGORIES: tuple[str, ...] = ("known", "distinctive", "quality", "emerging")  # ranking order
@@ -241,15 +241,15 @@ class CriteriaFile:
 
 
 def load_criteria(path: Path) -> CriteriaFile:
-    raw = load_yaml(path, RulesError)
-    if not isinstance(raw, dict):
-        raise RulesError(f"{path}: a criteria file is a mapping (id, title, effective_from, …)")
+    """One criteria file; `extends: OTHER.yaml` takes the other file's keys, its own replacing
+    them (parameters merged name by name), as for rulesets."""
+    raw, content = read_with_base(path)
     try:
         criteria = Criteria.model_validate(raw)
     except ValidationError as exc:
         problems = [f"{pydantic_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise RulesError(f"{path}: " + "; ".join(problems)) from None
-    return CriteriaFile(path, hashlib.sha256(path.read_bytes()).hexdigest(), criteria)
+    return CriteriaFile(path, hashlib.sha256(content).hexdigest(), criteria)
 
 
 def criteria_files(location: Path) -> list[Path]:

@@ -130,8 +130,9 @@ def decide(
     judged = judge(frame, compiled, evaluation=True).join(
         later, on=["uscc", "category"], how="left"
     )
-    removal = pl.col("reasons").list.eval(pl.element().is_in(list(criteria_ids)).not_())
-    removal_reasons = pl.col("reasons").list.filter(removal)
+    removal_reasons = pl.col("reasons").list.eval(
+        pl.element().filter(~pl.element().is_in(sorted(criteria_ids)))
+    )
     last_year = (pl.col("evaluation_from") <= on) & (pl.col("valid_to") >= on)
     decided_before = pl.col("_later_seq").is_not_null() & (pl.col("_later_seq") > pl.col("seq"))
     years = int(crit.parameter("validity_years"))
