@@ -1,5 +1,5 @@
-"""Generated truth for the 名特优新 tests: businesses of a run, applications, evidence and records as
-typed values (the truth), rendered into messy extract files, and an independent oracle — plain
+"""Generated truth for the 名特优新 tests: businesses of a run, applications, evidence and records
+as typed values (the truth), rendered into messy extract files, and an independent oracle — plain
 Python over the truth, written from SPEC §10 and rules/categories-2024.yaml, calling nothing of
 gthfx — that says what the screening must find for every entry.
 
@@ -20,8 +20,12 @@ import polars as pl
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CATEGORIES = ("known", "distinctive", "quality", "emerging")
-WORDS = {"known": ("知名", "知名类"), "distinctive": ("特色", "特色类"),
-         "quality": ("优质", "优质类"), "emerging": ("新兴", "新兴类")}  # fmt: skip
+WORDS = {
+    "known": ("知名", "知名类"),
+    "distinctive": ("特色", "特色类"),
+    "quality": ("优质", "优质类"),
+    "emerging": ("新兴", "新兴类"),
+}
 DISTRICTS = ("420102", "420106", "420111")
 TIER_LABELS = {
     "survival": "生存型",
@@ -30,11 +34,29 @@ TIER_LABELS = {
     "excluded": "不参与分型",
 }
 GROUPS = ("退役军人", "高校毕业生", "残疾人", "返乡入乡创业人员")
-TYPES = ("注册商标", "老字号", "非遗代表性传承人", "非遗工坊", "地理标志", "绿色有机认证", "荣誉称号",
-         "管理体系认证", "职业技能等级", "连锁门店", "新业态", "专利", "党员经营户", "先进个体工商户")  # fmt: skip
+TYPES = (
+    "注册商标",
+    "老字号",
+    "非遗代表性传承人",
+    "非遗工坊",
+    "地理标志",
+    "绿色有机认证",
+    "荣誉称号",
+    "管理体系认证",
+    "职业技能等级",
+    "连锁门店",
+    "新业态",
+    "专利",
+    "党员经营户",
+    "先进个体工商户",
+)
 TYPE_ALIASES = {"注册商标": "商标", "老字号": "中华老字号", "绿色有机认证": "有机产品认证"}
-LEVELS = {"国家": ("国家", "国家级", "全国"), "省": ("省", "省级"), "市": ("市", "市级"),
-          "区县": ("区县", "区级", "县级")}  # fmt: skip
+LEVELS = {
+    "国家": ("国家", "国家级", "全国"),
+    "省": ("省", "省级"),
+    "市": ("市", "市级"),
+    "区县": ("区县", "区级", "县级"),
+}
 PENALTIES = ("警告", "通报批评", "罚款", "没收违法所得", "责令停产停业", None)
 S = date(2024, 10, 15)
 WINDOW_START = date(2023, 10, 15)
@@ -118,13 +140,20 @@ def generate(seed: int, n: int = 300) -> Truth:
     for i in range(n, n + 260):
         truth.businesses.append(
             {
-                "uscc": code(i + 1, DISTRICTS[i % 3]), "in_run": True,
-                "tier": rng.choice(("growth", "development", "survival")), "reasons": [],
-                "years": 3, "insured": 0, "region": DISTRICTS[i % 3], "name": f"其他{i}",
-                "operator": "孙某某", "phone": "13900000000", "id": "420102199001011234",
+                "uscc": code(i + 1, DISTRICTS[i % 3]),
+                "in_run": True,
+                "tier": rng.choice(("growth", "development", "survival")),
+                "reasons": [],
+                "years": 3,
+                "insured": 0,
+                "region": DISTRICTS[i % 3],
+                "name": f"其他{i}",
+                "operator": "孙某某",
+                "phone": "13900000000",
+                "id": "420102199001011234",
                 "filler": True,
             }
-        )  # fmt: skip
+        )
     row = {"applications": 1, "evidence": 1, "records": 1}
 
     def next_row(extract: str) -> int:
@@ -141,13 +170,17 @@ def generate(seed: int, n: int = 300) -> Truth:
             group = rng.choice(GROUPS) if rng.random() < 0.12 else None
             truth.applications.append(
                 {
-                    "uscc": b["uscc"], "categories": set(cats),
-                    "route": "部门推荐" if rec_route else "自主申报", "consent": consent,
-                    "group": group, "applied_on": S - timedelta(days=rng.randrange(5, 60)),
-                    "row": next_row("applications"), "file": 0,
+                    "uscc": b["uscc"],
+                    "categories": set(cats),
+                    "route": "部门推荐" if rec_route else "自主申报",
+                    "consent": consent,
+                    "group": group,
+                    "applied_on": S - timedelta(days=rng.randrange(5, 60)),
+                    "row": next_row("applications"),
+                    "file": 0,
                     "words": [rng.choice(WORDS[c]) for c in cats],
                 }
-            )  # fmt: skip
+            )
         for _ in range(rng.choice((0, 1, 1, 2, 3))):
             kind = rng.choice(TYPES)
             obtained = rng.choice(
@@ -158,26 +191,45 @@ def generate(seed: int, n: int = 300) -> Truth:
             )
             truth.evidence.append(
                 {
-                    "uscc": b["uscc"], "type": kind,
-                    "level": rng.choice(list(LEVELS)) if kind in ("荣誉称号", "先进个体工商户") else None,
+                    "uscc": b["uscc"],
+                    "type": kind,
+                    "level": rng.choice(list(LEVELS))
+                    if kind in ("荣誉称号", "先进个体工商户")
+                    else None,
                     "quantity": rng.choice((2, 3, 4)) if kind == "连锁门店" else None,
-                    "obtained": obtained, "until": until, "row": next_row("evidence"),
+                    "obtained": obtained,
+                    "until": until,
+                    "row": next_row("evidence"),
                 }
-            )  # fmt: skip
+            )
         for _ in range(rng.choice((0, 0, 0, 1, 2))):
             rtype = rng.choice(("行政处罚", "行政处罚", "重大安全事故", "失信被执行人"))
-            decided = rng.choice([WINDOW_START - timedelta(days=1), WINDOW_START, S, S + timedelta(days=1),
-                                  S - timedelta(days=100), date(2020, 5, 1)])  # fmt: skip
+            decided = rng.choice(
+                [
+                    WINDOW_START - timedelta(days=1),
+                    WINDOW_START,
+                    S,
+                    S + timedelta(days=1),
+                    S - timedelta(days=100),
+                    date(2020, 5, 1),
+                ]
+            )
             truth.records.append(
                 {
-                    "uscc": b["uscc"], "type": rtype,
+                    "uscc": b["uscc"],
+                    "type": rtype,
                     "kind": rng.choice(PENALTIES) if rtype == "行政处罚" else None,
                     "decided": decided,
-                    "repaired": rng.choice([None, None, S, S + timedelta(days=1)]) if rtype == "行政处罚" else None,
-                    "removed": rng.choice([None, S, S + timedelta(days=1)]) if rtype == "失信被执行人" else None,
-                    "row": next_row("records"), "bad": rng.random() < 0.05,
+                    "repaired": rng.choice([None, None, S, S + timedelta(days=1)])
+                    if rtype == "行政处罚"
+                    else None,
+                    "removed": rng.choice([None, S, S + timedelta(days=1)])
+                    if rtype == "失信被执行人"
+                    else None,
+                    "row": next_row("records"),
+                    "bad": rng.random() < 0.05,
                 }
-            )  # fmt: skip
+            )
     if truth.records and not any(r["bad"] for r in truth.records):
         truth.records[0]["bad"] = True
     return truth
@@ -201,8 +253,12 @@ def write_files(truth: Truth, folder: Path, rng_seed: int) -> dict[str, Path]:
     run = folder / "runs" / RUN_DATE.isoformat()
     run.mkdir(parents=True)
     in_run = [b for b in truth.businesses if b["in_run"]]
-    for tier, name in (("survival", "survival"), ("growth", "growth"),
-                       ("development", "development"), ("excluded", "excluded")):  # fmt: skip
+    for tier, name in (
+        ("survival", "survival"),
+        ("growth", "growth"),
+        ("development", "development"),
+        ("excluded", "excluded"),
+    ):
         rows = [b for b in in_run if b["tier"] == tier]
         pl.DataFrame(
             {
@@ -228,7 +284,7 @@ def write_files(truth: Truth, folder: Path, rng_seed: int) -> dict[str, Path]:
                 "industry_code": pl.String,
                 "years_in_business": pl.Int64,
                 "insured_staff": pl.Int64,
-            },  # fmt: skip
+            },
         ).sort("uscc").write_parquet(run / f"{name}.parquet")
     sha = hashlib.sha256(annual.read_bytes()).hexdigest()
     (run / "manifest.json").write_text(
@@ -243,7 +299,10 @@ def write_files(truth: Truth, folder: Path, rng_seed: int) -> dict[str, Path]:
         encoding="utf-8",
     )
     # applications: one CSV (UTF-8 with BOM)
-    head = "统一社会信用代码,申报类别,申报途径,推荐部门,经营者同意,特殊群体,申报日期,经营者姓名,联系电话"
+    head = (
+        "统一社会信用代码,申报类别,申报途径,推荐部门,经营者同意,特殊群体,申报日期,"
+        "经营者姓名,联系电话"
+    )
     lines = [head]
     by_code = {b["uscc"]: b for b in truth.businesses}
     for a in truth.applications:
@@ -284,8 +343,11 @@ def write_files(truth: Truth, folder: Path, rng_seed: int) -> dict[str, Path]:
         kind = TYPE_ALIASES.get(e["type"], e["type"]) if rng.random() < 0.3 else e["type"]
         cols["佐证类型"].append(kind)
         cols["级别"].append(rng.choice(LEVELS[e["level"]]) if e["level"] else None)
-        cols["数量"].append(full_width(str(e["quantity"])) if e["quantity"] and rng.random() < 0.3
-                           else (str(e["quantity"]) if e["quantity"] else None))  # fmt: skip
+        cols["数量"].append(
+            full_width(str(e["quantity"]))
+            if e["quantity"] and rng.random() < 0.3
+            else (str(e["quantity"]) if e["quantity"] else None)
+        )
         cols["取得日期"].append(write_date(rng, e["obtained"]))
         cols["有效期至"].append(write_date(rng, e["until"]))
     for key, value in zip(
@@ -310,8 +372,13 @@ def write_files(truth: Truth, folder: Path, rng_seed: int) -> dict[str, Path]:
         )
     records = folder / "records.csv"
     records.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
-    return {"run": run, "applications": apps, "evidence": evidence, "records": records,
-            "annual": annual}  # fmt: skip
+    return {
+        "run": run,
+        "applications": apps,
+        "evidence": evidence,
+        "records": records,
+        "annual": annual,
+    }
 
 
 # ---- the oracle ---------------------------------------------------------------------------------
@@ -331,20 +398,26 @@ def oracle(truth: Truth) -> dict[tuple[str, str], dict[str, Any]]:
         if r["bad"]:
             continue
         in_window = WINDOW_START <= r["decided"] <= S
-        if r["type"] == "行政处罚" and in_window and r["kind"] not in ("警告", "通报批评"):
-            if not (r["repaired"] is not None and r["repaired"] <= S):
-                heavy.add(r["uscc"])
+        light = r["kind"] in ("警告", "通报批评")
+        repaired = r["repaired"] is not None and r["repaired"] <= S
+        if r["type"] == "行政处罚" and in_window and not light and not repaired:
+            heavy.add(r["uscc"])
         if r["type"] == "重大安全事故" and in_window:
             accident.add(r["uscc"])
-        if r["type"] == "失信被执行人" and r["decided"] <= S:
-            if not (r["removed"] is not None and r["removed"] <= S):
-                debtor.add(r["uscc"])
+        removed = r["removed"] is not None and r["removed"] <= S
+        if r["type"] == "失信被执行人" and r["decided"] <= S and not removed:
+            debtor.add(r["uscc"])
     # one entry per business and category: a valid recommendation first, then a special group,
     # then the earliest date, then file order
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for a in truth.applications:
-        key = (a["route"] != "部门推荐" or a["consent"] is not True, a["group"] is None,
-               a["applied_on"], a["file"], a["row"])  # fmt: skip
+        key = (
+            a["route"] != "部门推荐" or a["consent"] is not True,
+            a["group"] is None,
+            a["applied_on"],
+            a["file"],
+            a["row"],
+        )
         for c in a["categories"]:
             current = best.get((a["uscc"], c))
             if current is None or key < current["_key"]:
@@ -382,27 +455,38 @@ def oracle(truth: Truth) -> dict[tuple[str, str], dict[str, Any]]:
             reasons.append("exclusion.serious_dishonest")
         five = years is not None and years >= 5
         criteria = {
-            "known": [("known.trademark", "注册商标" in types),
-                      ("known.honour", bool(honours & {"国家", "省", "市"})),
-                      ("known.chain", chain is not None and chain >= 3)],
-            "distinctive": [("distinctive.geo", "地理标志" in types),
-                            ("distinctive.green", "绿色有机认证" in types),
-                            ("distinctive.workshop", "非遗工坊" in types)],
-            "quality": [("quality.time_honoured", five and "老字号" in types),
-                        ("quality.inheritor", five and "非遗代表性传承人" in types),
-                        ("quality.management", five and "管理体系认证" in types),
-                        ("quality.skills", five and "职业技能等级" in types),
-                        ("quality.jobs", insured is not None and insured >= 5)],
-            "emerging": [("emerging.new_format", "新业态" in types),
-                         ("emerging.patent", "专利" in types)],
-        }[category]  # fmt: skip
+            "known": [
+                ("known.trademark", "注册商标" in types),
+                ("known.honour", bool(honours & {"国家", "省", "市"})),
+                ("known.chain", chain is not None and chain >= 3),
+            ],
+            "distinctive": [
+                ("distinctive.geo", "地理标志" in types),
+                ("distinctive.green", "绿色有机认证" in types),
+                ("distinctive.workshop", "非遗工坊" in types),
+            ],
+            "quality": [
+                ("quality.time_honoured", five and "老字号" in types),
+                ("quality.inheritor", five and "非遗代表性传承人" in types),
+                ("quality.management", five and "管理体系认证" in types),
+                ("quality.skills", five and "职业技能等级" in types),
+                ("quality.jobs", insured is not None and insured >= 5),
+            ],
+            "emerging": [
+                ("emerging.new_format", "新业态" in types),
+                ("emerging.patent", "专利" in types),
+            ],
+        }[category]
         met = [cid for cid, holds in criteria if holds]
         if not met:
             reasons += [cid for cid, _ in criteria]
         out[(uscc, category)] = {
-            "reasons": reasons, "criteria_met": met, "tier": tier, "years": years,
+            "reasons": reasons,
+            "criteria_met": met,
+            "tier": tier,
+            "years": years,
             "region": b["region"] if b["in_run"] else None,
-        }  # fmt: skip
+        }
     # the quota: ⌊5 % of growth + development in the district⌋, at least 1
     base: dict[str | None, int] = {}
     for b in truth.businesses:

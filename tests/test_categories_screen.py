@@ -9,8 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from categories_truth import S, generate, oracle, write_files
 
+from categories_truth import S, generate, oracle, write_files
 from gthfx.app.categories.screen import ScreenOptions, screen
 from gthfx.errors import ConfigError, InputError, RunError
 
@@ -54,9 +54,18 @@ def test_every_entry_matches_the_oracle(tmp_path: Path, seed: int) -> None:
     # every outcome and every reason kind shows up (the generator covers the boundaries)
     assert set(got.get_column("result")) == {"eligible", "ineligible", "over_quota"}
     reasons = set(got.get_column("reasons").explode().drop_nulls())
-    for reason in ("not_typed", "no_consent", "below_gate", "years", "records_unreadable",
-                   "exclusion.penalty", "exclusion.accident", "exclusion.dishonest_debtor",
-                   "exclusion.serious_dishonest", "over_quota"):  # fmt: skip
+    for reason in (
+        "not_typed",
+        "no_consent",
+        "below_gate",
+        "years",
+        "records_unreadable",
+        "exclusion.penalty",
+        "exclusion.accident",
+        "exclusion.dishonest_debtor",
+        "exclusion.serious_dishonest",
+        "over_quota",
+    ):
         assert reason in reasons, reason
     # sorted by uscc, then category order
     order = got.with_columns(
@@ -74,8 +83,10 @@ def test_rejects_and_accounting(tmp_path: Path) -> None:
     rejects = pl.read_parquet(folder / "rejects.parquet")
     got = {(r["extract"], r["row"], r["reason"]) for r in rejects.iter_rows(named=True)}
     assert got == set(truth.bad_rows)
-    assert all(Path(f).name in ("applications.csv", "evidence.parquet", "records.csv")
-               for f in rejects.get_column("file"))  # fmt: skip
+    assert all(
+        Path(f).name in ("applications.csv", "evidence.parquet", "records.csv")
+        for f in rejects.get_column("file")
+    )
     import json
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -154,10 +165,14 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="no such run folder"):
         _screen({**files, "run": tmp_path / "nowhere"}, tmp_path / "b")
     early = ScreenOptions(
-        run=files["run"], on=S.replace(year=2024, month=6, day=1), applications=(files["applications"],),
-        evidence=(files["evidence"],), records=(files["records"],), criteria=ROOT / "rules",
+        run=files["run"],
+        on=S.replace(year=2024, month=6, day=1),
+        applications=(files["applications"],),
+        evidence=(files["evidence"],),
+        records=(files["records"],),
+        criteria=ROOT / "rules",
         out=tmp_path / "c",
-    )  # fmt: skip
+    )
     with pytest.raises(ConfigError, match="before the run's date"):
         screen(early)
     # nothing half-written: a failed screening leaves no step folder
