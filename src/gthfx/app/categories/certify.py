@@ -30,7 +30,7 @@ from gthfx.app.categories.inputs import load_category_extract, recorded_criteria
 from gthfx.app.categories.labels import HEADERS, common_text, criterion_words, reason_words, words
 from gthfx.app.categories.labels import reject_text as reject_words
 from gthfx.app.categories.publicize import PUBLICITY_FILE
-from gthfx.app.categories.register import CERTIFIED, EVENT_SCHEMA, Batch, append, entries_in_force
+from gthfx.app.categories.register import CERTIFIED, EVENT_SCHEMA, Batch, append, as_of, read_events
 from gthfx.app.categories.screen import SCREENING_FILE
 from gthfx.errors import ConfigError, InputError
 from gthfx.ingest.load import sha256_of
@@ -149,8 +149,12 @@ def certify(options: CertifyOptions) -> CertifyResult:
         .unique()
         .with_columns(pl.lit(True).alias("_upheld"))
     )
+    batch_id = f"certification/{manifest['screening_date']}"
+    # entries already in force on the date — by any other batch than this certification's own
+    # (when it is written again, its entries must not count as already certified)
     in_force = (
-        entries_in_force(options.register, options.on).select("uscc", "category")
+        as_of(read_events(options.register).filter(pl.col("batch") != batch_id), options.on)
+        .select("uscc", "category")
         if options.register.exists()
         else pl.DataFrame(schema={"uscc": pl.String, "category": pl.String})
     ).with_columns(pl.lit(True).alias("_in_force"))
@@ -207,7 +211,7 @@ def certify(options: CertifyOptions) -> CertifyResult:
     ]
     batch = Batch(
         kind="certification",
-        batch_id=f"certification/{screened_on}",
+        batch_id=batch_id,
         on=options.on,
         by=options.by,
         document=options.document,

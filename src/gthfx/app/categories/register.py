@@ -282,6 +282,9 @@ def append(register: Path, batch: Batch, events: pl.DataFrame) -> Appended:
     register's lock. The same batch id with the same events returns the segment written before;
     with other events it is an error (the register is append-only)."""
     with run_lock(register):
+        for leftover in register.glob(".staging-*"):  # a write killed before its rename
+            if leftover.is_file():
+                leftover.unlink()
         log = read_log(register)
         content = _content_sha(events)
         for segment in log.segments:
