@@ -377,39 +377,53 @@ def test_evaluation_matches_the_oracle(tmp_path: Path, seed: int) -> None:
     assert again.counts["renewed"] == again.counts["expired"] == 0
 
 
-def test_unreadable_records_stop_an_evaluation(tmp_path: Path) -> None:
+def test_unreadable_records_defer_an_entry(tmp_path: Path) -> None:
+    """An entry whose business has a record nobody could read is neither removed nor renewed on
+    its strength: it is deferred (no event); corrected records decide it at a later date."""
     truth = generate(23)
+    bad = sorted({r["uscc"] for r in truth.records if r["bad"]})
+    by_code = {b["uscc"]: b for b in truth.businesses}
+    code = next(c for c in bad if by_code[c]["in_run"] and by_code[c]["tier"] != "excluded")
+    # the business's only records are unreadable ones: nothing else can remove it
+    truth.records = [r for r in truth.records if r["uscc"] != code or r["bad"]]
     files = write_files(truth, tmp_path / "in", 23)
-    bad = {r["uscc"] for r in truth.records if r["bad"]}
-    entries = [e for e in _certified(truth, 23) if e["uscc"] in bad] or [
-        {**_certified(truth, 23)[0], "uscc": sorted(bad)[0]}
-    ]
+    entry = {
+        **_certified(truth, 23)[0],
+        "uscc": code,
+        "route": "部门推荐",
+        "consent": True,
+        "valid_from": date(2021, 11, 30),
+        "valid_to": date(2024, 11, 29),
+        "evaluation_from": date(2023, 11, 30),
+    }
     register = tmp_path / "register"
     schema = {k: v for k, v in EVENT_SCHEMA.items() if k != "seq"}
-    entries = [
-        {
-            **e,
-            "valid_from": date(2023, 11, 28),
-            "valid_to": date(2026, 11, 27),
-            "evaluation_from": date(2025, 11, 28),
-        }
-        for e in entries
-    ]
     append(
         register,
-        Batch("certification", "c", date(2023, 11, 28)),
-        pl.DataFrame(entries, schema=schema),
+        Batch("certification", "c", date(2021, 11, 30)),
+        pl.DataFrame([entry], schema=schema),
     )
-    with pytest.raises(InputError, match="cannot be read"):
-        evaluate(
-            EvaluateOptions(
-                on=S,
-                run=files["run"],
-                evidence=(files["evidence"],),
-                records=(files["records"],),
-                register=register,
-                criteria=ROOT / "rules",
-                out=tmp_path / "categories",
-            )
+    options = EvaluateOptions(
+        on=S,
+        run=files["run"],
+        evidence=(files["evidence"],),
+        records=(files["records"],),
+        register=register,
+        criteria=ROOT / "rules",
+        out=tmp_path / "categories",
+    )
+    result = evaluate(options)
+    got = pl.read_parquet(result.folder / "evaluation.parquet")
+    assert got.select("decision", "reasons").row(0) == ("deferred", ["records_unreadable"])
+    assert read_events(register).height == 1 and result.segment is None
+    # the records corrected, a later evaluation decides the entry
+    for r in truth.records:
+        r["bad"] = False
+    fixed = write_files(truth, tmp_path / "fixed", 23)
+    later = evaluate(
+        EvaluateOptions(
+            **{**options.__dict__, "on": S + timedelta(days=7), "records": (fixed["records"],)}
         )
-    assert read_events(register).height == len(entries)
+    )
+    decision = pl.read_parquet(later.folder / "evaluation.parquet").get_column("decision")[0]
+    assert decision in ("renewed", "expired", "removed")

@@ -24,9 +24,8 @@ from gthfx.errors import InputError
 from gthfx.ingest import uscc
 from gthfx.ingest.load import FileInfo, iter_table, map_headers
 from gthfx.ingest.masking import MASKS
-from gthfx.ingest.parse import clean, failed, parse
-from gthfx.ingest.validate import Accounting
-from gthfx.settings.sources import MONEY_FACTOR, ExtractSpec
+from gthfx.ingest.validate import Accounting, type_rows
+from gthfx.settings.sources import ExtractSpec
 from gthfx.vocab import REJECT_SCHEMA
 
 # words of a multi-valued field are separated by any of these (知名、特色 / 知名,特色 / 知名;特色)
@@ -124,87 +123,73 @@ def check_items(
     multi: frozenset[str] = frozenset(),
     files: list[FileInfo],
 ) -> Items:
-    """Type and check raw text rows (`_file`, `_row` and one text column per field of `spec`)."""
+    """Type and check raw text rows (`_file`, `_row` and one text column per field of `spec`).
+
+    Values are typed by `validate.type_rows` (the fast path for tidy cells, the full parse for
+    the others — the same typing as the typing extracts); coded fields are then looked up in
+    their vocabulary, and each row's first problem, in field order, decides its rejection."""
     fields = [n for n in spec.fields if n != "uscc"]
     personal = [n for n in fields if spec.fields[n].personal]
-    plain = [n for n in fields if n not in personal]
-    code = uscc.normalise(pl.col("uscc"))
-    typed_exprs: list[pl.Expr] = []
-    problems: list[tuple[pl.Expr, str, str]] = []  # (condition, field, reason), in field order
-    status = uscc.status(pl.col("_code"))
-    problems.append(
-        (
-            ~status.is_in([uscc.OK, uscc.CHECK_MISMATCH]),
-            "uscc",
-            "",  # the code status itself
+    plain = spec.typed_fields()  # every field but the code and personal data, in mapping order
+    # placeholders are empty cells (yes/no fields keep 无 = 否)
+    frame = raw.with_columns(
+        pl.when(word_key(pl.col(n)).is_in(PLACEHOLDERS)).then(None).otherwise(pl.col(n)).alias(n)
+        for n in plain
+        if spec.fields[n].type != "bool"
+    )
+    typed = type_rows(frame.select("_file", "_row", "uscc", *plain), spec)
+    typed = typed.with_columns(
+        frame.select(
+            pl.col("uscc").alias("_raw_uscc"), *(pl.col(n).alias(f"_raw_{n}") for n in plain)
         )
     )
-    for name in plain:
+    values: list[pl.Expr] = []
+    problems: list[tuple[pl.Expr, str, pl.Expr]] = []  # (condition, field, reason), field order
+    status = pl.col("_code_status")
+    problems.append((~status.is_in([uscc.OK, uscc.CHECK_MISMATCH]), "uscc", status.cast(pl.String)))
+    for bit, name in enumerate(plain):
         fspec = spec.fields[name]
-        raw_col = pl.col(name)
-        value: pl.Expr
+        bad = (pl.col("_bad_mask") & (1 << bit)) != 0
+        problems.append((bad, name, pl.lit(f"unparseable:{extract}.{name}")))
         if name in vocabulary:
+            value: pl.Expr
             words = _lookup(vocabulary[name])
             order = {w: i for i, w in enumerate(dict.fromkeys(vocabulary[name].values()))}
+            unknown = pl.lit(f"{UNKNOWN_VALUE}:{extract}.{name}")
             if name in multi:
                 rank = {key: order[canonical] for key, canonical in words.items()}
                 back = {i: w for w, i in order.items()}
-                split = clean(raw_col).str.replace_all(SEPARATORS, "\x1f").str.split("\x1f")
+                split = pl.col(name).str.replace_all(SEPARATORS, "\x1f").str.split("\x1f")
                 keys = split.list.eval(word_key(pl.element())).list.eval(
                     pl.element().filter(pl.element().str.len_chars() > 0)
                 )
                 ranks = keys.list.eval(
                     pl.element().replace_strict(rank, default=None, return_dtype=pl.Int32)
                 )
-                bad = ranks.list.eval(pl.element().is_null()).list.any().fill_null(False)
-                value = pl.when(~bad & (ranks.list.len() > 0)).then(
+                wrong = ranks.list.eval(pl.element().is_null()).list.any().fill_null(False)
+                value = pl.when(~wrong & (ranks.list.len() > 0)).then(
                     ranks.list.unique()
                     .list.sort()
                     .list.eval(pl.element().replace_strict(back, return_dtype=pl.String))
                 )
-                problems.append((bad, name, f"{UNKNOWN_VALUE}:{extract}.{name}"))
+                problems.append((wrong, name, unknown))
             else:
-                text = clean(raw_col)
-                value = word_key(text).replace_strict(words, default=None, return_dtype=pl.String)
-                problems.append(
-                    (
-                        text.is_not_null() & value.is_null(),
-                        name,
-                        f"{UNKNOWN_VALUE}:{extract}.{name}",
-                    )
+                value = word_key(pl.col(name)).replace_strict(
+                    words, default=None, return_dtype=pl.String
                 )
-            typed_exprs.append(value.alias(name))
-        else:
-            factor = MONEY_FACTOR[fspec.unit or "元"]
-            value = parse(raw_col, fspec.type, factor)
-            typed_exprs.append(value.alias(name))
-            if fspec.type != "text":
-                problems.append((failed(raw_col, value), name, f"unparseable:{extract}.{name}"))
+                problems.append((pl.col(name).is_not_null() & value.is_null(), name, unknown))
+            values.append(value.alias(f"_v_{name}"))
         if fspec.required:
-            problems.append((clean(raw_col).is_null(), name, f"missing:{name}"))
-    # problems in field order: the code, then each field (unparseable/unknown before missing)
-    order = {"uscc": -1, **{n: i for i, n in enumerate(fields)}}
-    problems.sort(key=lambda p: (order[p[1]], p[2].startswith("missing:")))
+            problems.append((pl.col(name).is_null() & ~bad, name, pl.lit(f"missing:{name}")))
     reason: Any = None
     field: Any = None
     raw_value: Any = None
     for condition, name, why in problems:
-        word = status.cast(pl.String) if name == "uscc" else pl.lit(why)
-        reason = (pl.when if reason is None else reason.when)(condition).then(word)
+        source = pl.col(f"_raw_{name}")
+        reason = (pl.when if reason is None else reason.when)(condition).then(why)
         field = (pl.when if field is None else field.when)(condition).then(pl.lit(name))
-        raw_value = (pl.when if raw_value is None else raw_value.when)(condition).then(pl.col(name))
-    frame = raw.with_columns(
-        code.alias("_code"),
-        *(
-            pl.when(word_key(pl.col(n)).is_in(PLACEHOLDERS))
-            .then(None)
-            .otherwise(pl.col(n))
-            .alias(n)
-            for n in plain
-            if spec.fields[n].type != "bool"
-        ),
-    )
-    checked = frame.with_columns(
+        raw_value = (pl.when if raw_value is None else raw_value.when)(condition).then(source)
+    checked = typed.with_columns(values).with_columns(
         reason.alias("_reason"), field.alias("_field"), raw_value.alias("_raw_value")
     )
     bad_rows = checked.filter(pl.col("_reason").is_not_null())
@@ -215,28 +200,33 @@ def check_items(
         .replace_strict(dict(enumerate(paths)), return_dtype=pl.String)
         .alias("file"),
         pl.col("_row").alias("row"),
-        pl.col("_code").alias("uscc"),
+        pl.col("uscc"),
         pl.col("_field").alias("field"),
         pl.col("_raw_value").alias("raw_value"),
         pl.col("_reason").alias("reason"),
     ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
-    good = checked.filter(pl.col("_reason").is_null())
-    typed = good.select(
+    keep = checked.select(pl.col("_reason").is_null()).to_series()
+    if personal:
+        masked = raw.filter(keep).select(
+            *(MASKS[n](pl.col(n)).alias(f"{n}_masked") for n in personal if n in MASKS),
+            # a hash of the personal values, only to tell rows apart (never written)
+            pl.struct(personal).hash().alias("_personal"),
+        )
+    else:
+        masked = pl.DataFrame({"_personal": pl.zeros(int(keep.sum()), pl.UInt64, eager=True)})
+    coded = {n for n in plain if n in vocabulary}
+    good = checked.filter(keep).select(
         "_file",
         "_row",
-        pl.col("_code").alias("uscc"),
-        status.alias("_code_status"),
-        *typed_exprs,
-        *(MASKS[n](pl.col(n)).alias(f"{n}_masked") for n in personal if n in MASKS),
-        # a hash of the personal values, only to tell rows apart (never written)
-        pl.struct(personal).hash().alias("_personal")
-        if personal
-        else pl.lit(0, pl.UInt64).alias("_personal"),
+        "uscc",
+        "_code_status",
+        *(pl.col(f"_v_{n}").alias(n) if n in coded else pl.col(n) for n in plain),
     )
-    value_columns = [c for c in typed.columns if c not in ("_file", "_row")]
-    first = typed.select(pl.struct(value_columns).is_first_distinct()).to_series()
-    rows = typed.filter(first).drop("_personal")
-    collapsed = typed.height - rows.height
+    typed_rows = pl.concat([good, masked], how="horizontal")
+    value_columns = [c for c in typed_rows.columns if c not in ("_file", "_row")]
+    first = typed_rows.select(pl.struct(value_columns).is_first_distinct()).to_series()
+    rows = typed_rows.filter(first).drop("_personal")
+    collapsed = typed_rows.height - rows.height
     accounting = Accounting(
         read=raw.height, used=rows.height, rejected=rejects.height, collapsed=collapsed
     )

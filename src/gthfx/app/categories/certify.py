@@ -153,8 +153,9 @@ def certify(options: CertifyOptions) -> CertifyResult:
     # entries already in force on the date — by any other batch than this certification's own
     # (when it is written again, its entries must not count as already certified)
     in_force = (
-        as_of(read_events(options.register).filter(pl.col("batch") != batch_id), options.on)
-        .select("uscc", "category")
+        as_of(read_events(options.register).filter(pl.col("batch") != batch_id), options.on).select(
+            "uscc", "category"
+        )
         if options.register.exists()
         else pl.DataFrame(schema={"uscc": pl.String, "category": pl.String})
     ).with_columns(pl.lit(True).alias("_in_force"))

@@ -11,8 +11,10 @@ Every entry in force on D is judged with the criteria in force on D:
   valid on D), else `expired` (it ends at `valid_to`, with the criteria that failed);
 - otherwise `kept` (no event). An entry whose next period was already decided is kept too.
 
-Records that cannot be read for a business in the register stop the evaluation (every row
-named): a removal is final, and must not rest on, nor miss, a record nobody could read.
+A business whose negative records cannot all be read (rows rejected for their values) is
+`deferred` (reason `records_unreadable`, no event) unless another reason removes it anyway: a
+removal or a renewal must not rest on, nor miss, a record nobody could read. Correct the records
+and evaluate again on a later date: decided entries are not decided twice.
 """
 
 from __future__ import annotations
@@ -47,16 +49,23 @@ from gthfx.app.categories.register import (
     read_events,
 )
 from gthfx.app.categories.screen import criteria_manifest
-from gthfx.errors import ConfigError, InputError
+from gthfx.errors import ConfigError
 from gthfx.ingest.load import sha256_of
 from gthfx.report.render import ClerkTables, as_text_table
 from gthfx.rules.criteria import CompiledCriteria, compile_criteria, criteria_in_force
 from gthfx.settings.sources import load_sources
 
 EVALUATION_FILE = "evaluation.parquet"
-KEPT = "kept"
-DECISIONS = (KEPT, RENEWED, EXPIRED, REMOVED)
-DECISION_WORDS = {KEPT: "保留", RENEWED: "续期", EXPIRED: "到期不续", REMOVED: "移出"}
+KEPT, DEFERRED = "kept", "deferred"
+UNREADABLE = "records_unreadable"
+DECISIONS = (KEPT, RENEWED, EXPIRED, REMOVED, DEFERRED)
+DECISION_WORDS = {
+    KEPT: "保留",
+    RENEWED: "续期",
+    EXPIRED: "到期不续",
+    REMOVED: "移出",
+    DEFERRED: "暂缓(负面记录待更正)",
+}
 RECORDED = ("region_code", "industry_code", "tier")  # facts of the period: replaced by the run's
 
 
@@ -95,6 +104,7 @@ def decide(
     events: pl.DataFrame,
     evidence: pl.DataFrame,
     records: pl.DataFrame,
+    rejected: pl.DataFrame,
     facts: pl.DataFrame,
     compiled: CompiledCriteria,
 ) -> pl.DataFrame:
@@ -120,19 +130,14 @@ def decide(
         "uscc", "category", "route", "consent", "special_group", "valid_from", "valid_to",
         "evaluation_from", "seq",
     )  # fmt: skip
-    frame = business_frame(
-        base,
-        facts,
-        values,
-        pl.DataFrame(schema={"uscc": pl.String, "records_rejected": pl.Int64}),
-        compiled,
-    )
+    frame = business_frame(base, facts, values, rejected, compiled)
     judged = judge(frame, compiled, evaluation=True).join(
         later, on=["uscc", "category"], how="left"
     )
     removal_reasons = pl.col("reasons").list.eval(
-        pl.element().filter(~pl.element().is_in(sorted(criteria_ids)))
+        pl.element().filter(~pl.element().is_in([*sorted(criteria_ids), UNREADABLE]))
     )
+    unreadable = pl.col("reasons").list.contains(UNREADABLE)
     last_year = (pl.col("evaluation_from") <= on) & (pl.col("valid_to") >= on)
     decided_before = pl.col("_later_seq").is_not_null() & (pl.col("_later_seq") > pl.col("seq"))
     years = int(crit.parameter("validity_years"))
@@ -141,6 +146,8 @@ def decide(
         judged.with_columns(
             pl.when(removal_reasons.list.len() > 0)
             .then(pl.lit(REMOVED))
+            .when(unreadable)
+            .then(pl.lit(DEFERRED))
             .when(last_year & ~decided_before & (pl.col("criteria_count") > 0))
             .then(pl.lit(RENEWED))
             .when(last_year & ~decided_before)
@@ -151,6 +158,8 @@ def decide(
         .with_columns(
             pl.when(pl.col("decision") == REMOVED)
             .then(removal_reasons)
+            .when(pl.col("decision") == DEFERRED)
+            .then(pl.lit([UNREADABLE], pl.List(pl.String)))
             .when(pl.col("decision") == EXPIRED)
             .then(pl.col("reasons"))
             .otherwise(pl.lit([], pl.List(pl.String)))
@@ -183,25 +192,18 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
     records = load_category_extract(
         "records", list(options.records), sources, crit, options.encoding
     )
-    unreadable = records.rejects.join(
-        records_rejected(records.rejects).select("uscc"), on="uscc", how="semi"
-    ).join(entries.select("uscc").unique(), on="uscc", how="semi")
-    if unreadable.height:
-        where = "; ".join(
-            f"{f}:{r} {field} ({reason})"
-            for f, r, field, reason in unreadable.select("file", "row", "field", "reason")
-            .head(20)
-            .iter_rows()
-        )
-        raise InputError(
-            f"{unreadable.height} record row(s) of businesses in the register cannot be read: "
-            f"{where}",
-            hint="correct the records extract and evaluate again (a removal is final)",
-        )
     facts = run_facts(
         run, entries.get_column("uscc"), list(crit.parameter("serious_dishonest_reasons"))
     )
-    decided = decide(entries, all_events, evidence.rows, records.rows, facts, compiled)
+    decided = decide(
+        entries,
+        all_events,
+        evidence.rows,
+        records.rows,
+        records_rejected(records.rejects),
+        facts,
+        compiled,
+    )
     party, advanced = crit.monitoring.party_member, crit.monitoring.advanced
     events = _events(decided, entries, on, party, advanced)
     counts = {d: int(decided.filter(pl.col("decision") == d).height) for d in DECISIONS}
@@ -291,7 +293,7 @@ def _events(
     renewals with the new period and the facts of the new run."""
     kept = (*RECORDED, "party_member", "advanced", "criteria_met")
     recorded = entries.select("uscc", "category", *kept).rename({c: f"_rec_{c}" for c in kept})
-    frame = decided.filter(pl.col("decision") != KEPT).join(
+    frame = decided.filter(~pl.col("decision").is_in([KEPT, DEFERRED])).join(
         recorded, on=["uscc", "category"], how="left"
     )
     renewed = pl.col("decision") == RENEWED
