@@ -13,12 +13,13 @@ from gthfx.engines.base import Stored, Typed
 from gthfx.engines.memory import type_businesses
 from gthfx.errors import ConfigError, RunError
 from gthfx.ingest.load import sha256_of
+from gthfx.ingest.sanity import file_warnings, input_warnings
 from gthfx.ingest.validate import Accounting
 from gthfx.progress import Reporter
 from gthfx.report.labels import cause_words
 from gthfx.report.regions import region_name
 from gthfx.runs.changes import change_counts, change_log, diff_outcomes
-from gthfx.runs.layout import check_target, previous_run, run_lock
+from gthfx.runs.layout import check_target, previous_run, run_lock, writing
 from gthfx.runs.reader import outcome_paths, read_outcomes
 from gthfx.runs.writer import write_run
 from gthfx.settings.config import RunOptions
@@ -38,6 +39,7 @@ class RunResult:
     changes: dict[str, int]
     previous: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # shown as they came; in the manifest too
 
     @property
     def exit_code(self) -> int:
@@ -93,6 +95,7 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
                         against, stored, work, options.duckdb_memory_limit
                     )
                 counts, by_district = summarise(pl.scan_parquet(list(stored.outcomes.values())))
+                warnings = run_warnings(stored, options.run_date.year - 1, reporter)
                 _write(options, target, stored, changes, counts, by_district, against, reporter)
             typed_result: Typed | Stored = stored
         else:
@@ -106,6 +109,7 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
                     cause_words(typed.compiled, typed.sources),
                 )
             counts, by_district = summarise(typed.outcomes)
+            warnings = run_warnings(typed, options.run_date.year - 1, reporter)
             _write(options, target, typed, changes, counts, by_district, against, reporter)
             typed_result = typed
     return RunResult(
@@ -118,7 +122,28 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
         changes=change_counts(target / "changes.parquet"),
         previous=against,
         timings=dict(reporter.timings),
+        warnings=warnings,
     )
+
+
+def run_warnings(typed: Typed | Stored, report_year: int, reporter: Reporter) -> list[str]:
+    """What the run went on despite (each input file's warnings, then whether the inputs look
+    like the right files — `ingest.sanity`), shown now and kept for the manifest."""
+    outcomes = typed.outcomes
+    lazy = (
+        pl.scan_parquet(list(outcomes.values())) if isinstance(outcomes, dict) else outcomes.lazy()
+    )
+    rejects = typed.rejects
+    warnings = file_warnings(typed.files) + input_warnings(
+        accounting=typed.accounting,
+        rejects=pl.scan_parquet(rejects) if isinstance(rejects, Path) else rejects.lazy(),
+        outcomes=lazy,
+        checks=typed.sources.checks,
+        report_year=report_year,
+    )
+    for warning in warnings:
+        reporter.warn(warning)
+    return warnings
 
 
 def _write(
@@ -131,7 +156,10 @@ def _write(
     against: Path | None,
     reporter: Reporter,
 ) -> None:
-    with reporter.stage("write", "写出结果 writing the run folder"):
+    with (
+        reporter.stage("write", "写出结果 writing the run folder"),
+        writing(target, options.run_date),
+    ):
         write_run(
             target,
             typed=typed,
@@ -143,6 +171,7 @@ def _write(
             run_date=options.run_date,
             excel=options.excel,
             timings=reporter.timings,
+            manifest_extra={"warnings": list(reporter.warnings)},
             settings={
                 "sources": str(options.sources.resolve()) if options.sources else None,
                 "sources_sha256": sha256_of(options.sources) if options.sources else None,

@@ -643,7 +643,7 @@ def _context(
 ) -> _Context:
     full = load_sources(sources_path)
     compiled = compile_ruleset(ruleset, full.field_types(), run_date)
-    sources = full.for_typing(set(compiled.reads))
+    sources = full.for_typing(set(compiled.reads), run_date=run_date)
     raws = _load_raws(code, inputs, sources, encoding)
     return _Context(code, run_date, compiled, sources, full, raws)
 

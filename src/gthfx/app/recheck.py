@@ -8,7 +8,6 @@ whose change log is against the base run, with an audit trail and a feedback rep
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,16 +16,17 @@ from typing import Any
 
 import polars as pl
 
-from gthfx.app.classify import RunResult, summarise
+from gthfx.app.classify import RunResult, run_warnings, summarise
 from gthfx.app.review_input import Correction, Decision, ReviewInput, raise_problems, read_review
 from gthfx.engines.memory import Typed, load_prepared, type_prepared
 from gthfx.errors import ConfigError, InputError, RunError
 from gthfx.ingest.load import sha256_of
 from gthfx.progress import Reporter
 from gthfx.report.labels import cause_words, reason_labels
+from gthfx.report.privacy import mask_personal
 from gthfx.report.render import ClerkTables, as_text_table
 from gthfx.runs.changes import diff_outcomes
-from gthfx.runs.layout import check_target, run_lock
+from gthfx.runs.layout import check_target, run_lock, writing
 from gthfx.runs.reader import read_outcomes
 from gthfx.runs.writer import write_run
 from gthfx.settings.config import RunOptions
@@ -81,9 +81,6 @@ FEEDBACK_HEADERS = {
 }
 UNREADABLE = "无法识别"  # the old value did not parse (its text is not kept)
 KIND_LABELS = {"correction": "更正", "decision": "人工认定"}
-_PHONE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
-_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])|(?<!\d)\d{15}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -101,6 +98,7 @@ class RecheckOptions:
     force: bool = False
     excel: bool = True
     command: tuple[str, ...] = ()
+    strict: bool = False  # a field the ruleset reads that a file lacks is an error
 
 
 @dataclass
@@ -111,13 +109,6 @@ class RecheckResult(RunResult):
     corrections: int = 0
     decisions: int = 0
     feedback: int = 0
-
-
-def mask_personal(text: str) -> str:
-    """Mobile numbers, landlines and ID numbers in free text → masked."""
-    text = _ID.sub(lambda m: m.group(0)[:4] + "*" * (len(m.group(0)) - 4), text)
-    text = _PHONE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
-    return _LANDLINE.sub("****", text)
 
 
 def _show(value: Any) -> str:
@@ -298,6 +289,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
             force=options.force,
             excel=options.excel,
             command=options.command,
+            strict=options.strict,
         )
         prepared, compiled, sources = load_prepared(run_options, reporter, correct=corrector)
         for item in review.corrections:
@@ -329,6 +321,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
         audit = _audit(review, corrector.old)
         reply = _feedback_report(review, before, outcomes, words, reason_labels(compiled, sources))
         counts, by_district = summarise(outcomes)
+        warnings = run_warnings(typed, options.run_date.year - 1, reporter)
 
         def extra(staging: Path, tables: ClerkTables) -> None:
             audit.write_parquet(staging / "audit.parquet", compression="zstd")
@@ -352,7 +345,10 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                 ),
             )
 
-        with reporter.stage("write", "写出结果 writing the run folder"):
+        with (
+            reporter.stage("write", "写出结果 writing the run folder"),
+            writing(target, options.run_date),
+        ):
             write_run(
                 target,
                 typed=typed,
@@ -368,6 +364,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                 settings={**settings, "engine": "polars", "memory_limit": None},
                 extra=extra,
                 manifest_extra={
+                    "warnings": warnings,
                     "kind": "recheck",
                     "base_run": str(base),
                     "base_run_absolute": str(base.resolve()),

@@ -27,7 +27,7 @@ def run_case(case: RuleCase, rules: Path, sources: SourcesMapping) -> CaseResult
     if case.parameters:
         ruleset = with_parameters(ruleset, case.parameters)
     compiled = compile_ruleset(ruleset, sources.field_types(), case.run_date)
-    typing = sources.for_typing(set(compiled.reads))
+    typing = sources.for_typing(set(compiled.reads), run_date=case.run_date)
     raws = {e: raw_extract(e, case.given[e], sources, typing) for e in EXTRACTS}
     typed = type_extracts({e: partial(raws.get, e) for e in EXTRACTS}, compiled, typing)  # type: ignore[misc]
     target = pl.select(uscc.normalise(pl.lit(str(case.given["annual"][0]["uscc"])))).item()
@@ -56,7 +56,7 @@ def trace_case(case: RuleCase, rules: Path, sources: SourcesMapping) -> Trace:
     if case.parameters:
         ruleset = with_parameters(ruleset, case.parameters)
     compiled = compile_ruleset(ruleset, sources.field_types(), case.run_date)
-    typing = sources.for_typing(set(compiled.reads))
+    typing = sources.for_typing(set(compiled.reads), run_date=case.run_date)
     known: pl.Series | None = None
     validated = {}
     for extract in EXTRACTS:

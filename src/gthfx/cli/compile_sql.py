@@ -68,7 +68,7 @@ def compile_sql_command(
     ruleset = ruleset_in_force(rules, on)
     sources = load_sources(cfg.base / cfg.sources if cfg.sources else None)
     compiled = compile_ruleset(ruleset, sources.field_types(), on)
-    typing_sources = sources.for_typing(set(compiled.reads))
+    typing_sources = sources.for_typing(set(compiled.reads), run_date=on)
     header = (
         f"-- gthfx compile-sql: ruleset {ruleset.ruleset.id} (sha256 {ruleset.sha256})\n"
         f"-- run date {on.isoformat()}, dialect {dialect}\n"

@@ -18,7 +18,7 @@ from rich.table import Table
 from gthfx import __version__
 from gthfx.app.classify import RunResult, classify
 from gthfx.cli import params as options
-from gthfx.errors import ConfigError, GthfxError
+from gthfx.errors import ConfigError, GthfxError, os_problem
 from gthfx.progress import Reporter
 from gthfx.settings.config import ENGINES, RunOptions, load_config, resolve_inputs
 from gthfx.vocab import OUTCOME_ORDER, TIER_LABELS
@@ -97,6 +97,7 @@ def classify_command(
     ] = None,
     config: options.Config = None,
     quiet: options.Quiet = False,
+    strict: options.Strict = False,
 ) -> None:
     """Type every business at run date D and write the run folder <out>/<D>/.
 
@@ -127,6 +128,7 @@ def classify_command(
         command=tuple(["gthfx", *sys.argv[1:]]),
         engine=engine,  # type: ignore[arg-type]  # checked above
         memory_limit=memory_limit,
+        strict=strict,
     )
     result = classify(options, Reporter(quiet=quiet))
     if not quiet:
@@ -243,16 +245,38 @@ from gthfx.cli.compile_sql import compile_sql_command  # noqa: E402  (registers 
 app.command("compile-sql")(compile_sql_command)
 
 
+def _tolerant_streams() -> None:
+    """A console that cannot show a character (PYTHONIOENCODING=gbk and a `✓`) shows `?`
+    instead of failing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main() -> None:
-    """Entry point: a GthfxError becomes one message on stderr and its exit code (2); usage
-    errors are Typer's (exit 2); anything else is a bug and stays a traceback."""
+    """Entry point: a GthfxError becomes one message on stderr and its exit code (2); so does a
+    full disk or a read-only folder (`errors.os_problem`); usage errors are Typer's (exit 2);
+    anything else is a bug and stays a traceback."""
+    _tolerant_streams()
     try:
         app()
     except GthfxError as exc:
-        console = Console(stderr=True, highlight=False, soft_wrap=True)
-        console.print("error:", style="bold red", end=" ")
-        console.print(str(exc), markup=False)
+        _error(str(exc))
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        problem = os_problem(exc)
+        if problem is None:
+            raise
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        _error(f"{where}{problem}\n  hint: free disk space or fix the folder's permissions")
+        sys.exit(2)
+
+
+def _error(message: str) -> None:
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print("error:", style="bold red", end=" ")
+    console.print(message, markup=False)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ def recheck_command(
     excel: options.Excel = None,
     config: options.Config = None,
     quiet: options.Quiet = False,
+    strict: options.Strict = False,
 ) -> None:
     """Re-type a base run after the review (复核): apply corrections over its inputs (checked by
     SHA-256, or fresh extracts given here), type with the ruleset in force on D, apply manual
@@ -102,6 +103,7 @@ def recheck_command(
         force=force,
         excel=cfg.excel if excel is None else excel,
         command=tuple(["gthfx", *sys.argv[1:]]),
+        strict=strict,
     )
     result = recheck(options, Reporter(quiet=quiet))
     if not quiet:

@@ -14,4 +14,6 @@ def compile_for(options: RunOptions) -> tuple[SourcesMapping, CompiledRuleset]:
     sources = load_sources(options.sources)
     ruleset = ruleset_in_force(options.rules, options.run_date)
     compiled = compile_ruleset(ruleset, sources.field_types(), options.run_date)
-    return sources.for_typing(set(compiled.reads)), compiled
+    reads = set(compiled.reads)
+    typing = sources.for_typing(reads, run_date=options.run_date, strict=options.strict)
+    return typing, compiled

@@ -255,7 +255,7 @@ def _manifest(
                 **asdict(info),
                 "absolute_path": str(Path(info.path).resolve()),
                 "ignored_columns": list(info.ignored_columns),
-                "accounting": typed.per_file[info.path].as_dict(),
+                "accounting": typed.per_file[info.key].as_dict(),
             }
             for info in typed.files
         ],
