@@ -57,6 +57,7 @@ def compile_ruleset(
         columns=columns,
         parameters={name: p.value for name, p in rs.parameters.items()},
         run_date=run_date,
+        personal=frozenset(getattr(field_kinds, "personal", ())),
     )
     derived: list[tuple[str, pl.Expr]] = []
     reads: dict[str, list[str]] = {}

@@ -244,6 +244,7 @@ def lint_file(path: Path, field_types: Mapping[str, str]) -> list[Finding]:
         columns=columns,
         parameters={n: p.value for n, p in rs.parameters.items() if n not in columns},
         run_date=rs.effective_from,
+        personal=frozenset(getattr(field_types, "personal", ())),
     )
     broken: set[str] = set()  # derived fields that failed: expressions reading them are skipped
     exprs = _expressions(rs)
