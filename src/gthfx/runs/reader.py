@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from gthfx.errors import RunError
+from gthfx.runs.integrity import unreadable
 from gthfx.vocab import OUTCOME_FILES
 
 
@@ -25,4 +26,11 @@ def outcome_paths(run_dir: Path) -> list[Path]:
 
 
 def read_outcomes_files(paths: list[Path]) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
+    return pl.concat([_read(p) for p in paths], how="diagonal_relaxed")
+
+
+def _read(path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(path, glob=False)
+    except Exception:  # a damaged file: which run, and how (checked against its manifest)
+        raise unreadable(path) from None
