@@ -20,7 +20,7 @@ from gthfx.app.classify import RunResult, run_warnings, summarise
 from gthfx.app.review_input import Correction, Decision, ReviewInput, raise_problems, read_review
 from gthfx.engines.memory import Typed, load_prepared, type_prepared
 from gthfx.errors import ConfigError, InputError, RunError
-from gthfx.ingest.load import sha256_of
+from gthfx.ingest.load import personal_values, sha256_of
 from gthfx.progress import Reporter
 from gthfx.report.labels import cause_words, reason_labels
 from gthfx.report.privacy import mask_personal
@@ -319,7 +319,15 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
             words = _words_per_business(review, corrector.old)
             changes = _with_causes(changes, words, bool(options.fresh))
         audit = _audit(review, corrector.old)
-        reply = _feedback_report(review, before, outcomes, words, reason_labels(compiled, sources))
+        personal = personal_values(  # only to mask a business's own words that repeat them
+            "annual",
+            list(inputs["annual"]),
+            load_sources(sources_path).extracts["annual"],
+            {fb.uscc for fb in review.feedback},
+            settings.get("encoding"),
+        )
+        labels = reason_labels(compiled, sources)
+        reply = _feedback_report(review, before, outcomes, words, labels, personal)
         counts, by_district = summarise(outcomes)
         warnings = run_warnings(typed, options.run_date.year - 1, reporter)
 
@@ -461,6 +469,7 @@ def _feedback_report(
     after: pl.DataFrame,
     words: dict[str, list[str]],
     reasons: dict[str, str],
+    personal: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     # only the businesses that gave feedback (a few) leave Polars
     asked = pl.DataFrame(
@@ -483,7 +492,7 @@ def _feedback_report(
             {
                 "uscc": fb.uscc,
                 "region_code": now["region_code"] if now else None,
-                "content": mask_personal(fb.content),
+                "content": mask_personal(fb.content, (personal or {}).get(fb.uscc, ())),
                 "wanted": TIER_LABELS.get(fb.wanted, fb.wanted_raw) if fb.wanted else fb.wanted_raw,
                 "tier_before": was,
                 "tier_after": is_,

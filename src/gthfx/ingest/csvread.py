@@ -167,9 +167,12 @@ def _sniff(path: Path, forced: str | None) -> tuple[str | None, bytes]:
 
 
 def _layout_of(path: Path, text: str, encoding: str) -> TextLayout:
-    """Separator and line end from the start of the text (a header row holds a separator)."""
-    eol = "\n" if "\n" in text else ("\r" if "\r" in text else "\n")
-    first = text.split(eol, 1)[0]
+    """Separator and line end from the header row: its own line end (a value further on may
+    hold a line break of another kind), and a separator it holds."""
+    ends = [i for i in (text.find("\r"), text.find("\n")) if i >= 0]
+    end = min(ends) if ends else -1
+    eol = "\r" if end >= 0 and text[end] == "\r" and text[end + 1 : end + 2] != "\n" else "\n"
+    first = text[:end] if end >= 0 else text
     suffix = path.suffix.lower()
     tabs = "\t" in first and "," not in first
     separator = "\t" if suffix == ".tsv" or tabs else ","

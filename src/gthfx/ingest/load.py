@@ -350,5 +350,37 @@ def load_extract(
     return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)
 
 
+def personal_values(
+    extract: str,
+    paths: list[Path],
+    spec: ExtractSpec,
+    codes: set[str],
+    encoding: str | None = None,
+) -> dict[str, list[str]]:
+    """The personal values (operator names, ID numbers, phones) the files hold for `codes`,
+    per normalised code: only so that a business's own words that repeat them can be masked.
+    Never written anywhere, never logged."""
+    from gthfx.ingest.uscc import normalise
+
+    fields = spec.personal_fields()
+    if not fields or not codes:
+        return {}
+    wanted = ["uscc", *fields]
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        opened = _open(path, extract, spec, encoding, wanted)
+        for batch in opened.batches:
+            found = opened.pick.mapped[0] if opened.pick.mapped else {}
+            if "uscc" not in found:
+                continue
+            frame = batch.select(
+                normalise(pl.col(found["uscc"])).alias("uscc"),
+                *(pl.col(found[f]).alias(f) for f in fields if f in found),
+            ).filter(pl.col("uscc").is_in(sorted(codes)))
+            for values in frame.iter_rows():
+                out.setdefault(values[0], []).extend(v for v in values[1:] if v)
+    return out
+
+
 def _cut(header: str) -> str:
     return header if len(header) <= _IGNORED_CHARS else header[: _IGNORED_CHARS - 1] + "…"

@@ -110,7 +110,7 @@ def _scan_sheet(book: zipfile.ZipFile, member: str) -> _Layout:
             chunk = stream.read(_CHUNK)
             final = not chunk
             buffer = carry + chunk
-            limit = len(buffer) if final else len(buffer) - _OVERLAP
+            limit = len(buffer) if final else max(0, len(buffer) - _OVERLAP)
             if layout.first_row is None:
                 for match in _ROW.finditer(buffer):
                     if match.start() >= limit:

@@ -14,6 +14,7 @@ Pure functions over text and Polars frames; vectorised.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -50,9 +51,12 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit() or ch in "Xx")
 
 
-def mask_personal(text: str) -> str:
+def mask_personal(text: str, known: Iterable[str] = ()) -> str:
     """Mobile numbers, landlines and ID numbers in free text → masked (`139****5678`, an ID
-    number's first four characters kept, a landline as `****`)."""
+    number's first four characters kept, a landline as `****`); so is every `known` personal
+    value the text repeats (the business's operator name from the extract: `张**`)."""
+    for value in sorted({k.strip() for k in known if k and len(k.strip()) >= 2}, key=len)[::-1]:
+        text = text.replace(value, value[0] + "*" * (len(value) - 1))
     wide = text.translate(_WIDE)  # same length as `text`: spans carry over
     spans: list[tuple[int, int, str]] = []
 
