@@ -174,6 +174,8 @@ def test_a_damaged_earlier_run_is_named(tmp_path: Path, inputs: list[str]) -> No
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert str(earlier) in proc.stderr and "survival.parquet" in proc.stderr
     assert "SHA-256" in proc.stderr
+    duck = run_cli(["classify", "--date", "2024-07-01", "--engine", "duckdb", *args], tmp_path)
+    assert duck.returncode == 2 and str(earlier) in duck.stderr and "Traceback" not in duck.stderr
     diff = run_cli(["diff", str(earlier), str(earlier)], tmp_path)
     assert diff.returncode == 2 and "damaged" in diff.stderr
 
@@ -334,3 +336,33 @@ def test_a_cell_longer_than_excel_holds_is_cut_in_workbooks(tmp_path: Path) -> N
     long = sheet["A2"].value
     assert len(long) == EXCEL_CELL_CHARS and long.endswith(CUT_MARK)
     assert sheet["A3"].value == "=1+1" and sheet["A3"].data_type == "s"  # text, not a formula
+
+
+# ---- formula injection ---------------------------------------------------------------------
+
+
+def test_values_starting_like_formulas_stay_text_in_every_rendering(tmp_path: Path) -> None:
+    """A district code `=HYPERLINK(…)` from an extract: text in the review workbook and the
+    result workbook, an apostrophe in front in the clerk CSV; numbers stay numbers."""
+    from gthfx.report.privacy import neutralise_formulas
+
+    link = '=HYPERLINK("http://example.com","点我")'
+    quoted = '"' + link.replace('"', '""') + '"'  # as a CSV cell
+    rows = [row(1, 行政区划代码=quoted, 从业人数="三人"), row(2, 行政区划代码="+420102")]
+    opts = options(tmp_path, write(tmp_path / "in", "annual.csv", csv_text(rows)))
+    result = classify(RunOptions(**{**opts.model_dump(), "excel": True}), Reporter(quiet=True))
+    books = [*result.run_dir.glob("复核_*.xlsx"), result.run_dir / "分型结果.xlsx"]
+    seen = 0
+    for path in books:
+        for sheet in openpyxl.load_workbook(path).worksheets:
+            for cells in sheet.iter_rows():
+                for cell in cells:
+                    assert cell.data_type != "f", (path.name, cell.coordinate)
+                    seen += cell.value == link
+    assert seen >= 2  # the review workbook and the result workbook show it, as text
+    text = (result.run_dir / "不参与分型.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+    frame = pl.DataFrame({"t": ["-3", "=1+1", "@x", "+86", "ok", None], "n": [-3.0] * 6})
+    done = neutralise_formulas(frame)
+    assert done.get_column("t").to_list() == ["-3", "'=1+1", "'@x", "+86", "ok", None]
+    assert done.get_column("n").to_list() == [-3.0] * 6

