@@ -55,12 +55,12 @@ def rename(self, target):
     return real_rename(self, target)
 
 Path.rename = rename
-if at == "enospc":
+if at in ("enospc", "erofs"):  # the disk fills up, or the folder turns read-only, mid-write
     import polars as pl
     real = pl.DataFrame.write_parquet
     def full(self, file, *a, **k):
         if ".staging" in str(file):
-            raise OSError(28, "No space left on device", str(file))
+            raise OSError(28 if at == "enospc" else 30, at, str(file))
         return real(self, file, *a, **k)
     pl.DataFrame.write_parquet = full
 from gthfx.cli.main import main
@@ -135,18 +135,21 @@ def test_a_kill_at_every_stage_leaves_the_previous_run_whole(
         assert not list((tmp_path / "runs").glob(".replaced-*")), at
 
 
+@pytest.mark.parametrize(
+    ("fault", "words"), [("enospc", "no space left"), ("erofs", "read-only file system")]
+)
 def test_a_full_disk_while_writing_is_one_message_and_nothing_is_replaced(
-    tmp_path: Path, inputs: list[str]
+    tmp_path: Path, inputs: list[str], fault: str, words: str
 ) -> None:
     args = ["classify", "--date", "2024-07-01", "--out", str(tmp_path / "runs"), *inputs]
     assert run_cli(args, tmp_path).returncode == 0
     run = tmp_path / "runs" / "2024-07-01"
     before = digests(run)
-    full = run_program([*args, "--force", "--quiet"], tmp_path, "enospc")
+    full = run_program([*args, "--force", "--quiet"], tmp_path, fault)
     assert full.returncode == 2
     assert "Traceback" not in full.stderr
     (line, hint) = full.stderr.strip().splitlines()
-    assert line.startswith("error:") and "no space left" in line and str(run) in line
+    assert line.startswith("error:") and words in line and str(run) in line
     assert "hint:" in hint
     assert digests(run) == before and complete(run)
     assert not list((tmp_path / "runs").glob(".staging-*"))
