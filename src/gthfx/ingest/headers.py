@@ -66,7 +66,9 @@ def describe_headers(headers: list[str]) -> str:
     return f"the file's headers are: {listed}{more}"
 
 
-def _unit_error(path: Path, extract: str, name: str, field: FieldSpec, header: str, unit: str):
+def _unit_error(
+    path: Path, extract: str, name: str, field: FieldSpec, header: str, unit: str
+) -> InputError:
     words = field.unit_words()
     return InputError(
         f"{path}: the {extract} header `{shown(header)}` gives the unit {unit}, but the field "

@@ -11,6 +11,7 @@ README.md ("Messy values").
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -47,8 +48,6 @@ def rules_for(spec: FieldSpec, run_date: date | None = None) -> ValueRules:
 
 
 def _nfkc(text: str) -> str:
-    import unicodedata
-
     return unicodedata.normalize("NFKC", text).strip()
 
 
