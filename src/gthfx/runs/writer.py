@@ -97,7 +97,7 @@ def write_run(
         return as_text_table(
             piece.with_columns(
                 _words("reasons", reasons),
-                _words("flags", FLAGS),
+                _words("flags", {**reasons, **FLAGS}),  # unparseable:… of fields no rule reads
                 region_name(pl.col("region_code")).alias("district"),
                 pl.col("decided").replace_strict({True: "是", False: "否"}, return_dtype=pl.String),
             ),
