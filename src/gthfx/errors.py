@@ -8,10 +8,31 @@
     └── RunError          the run folder: already exists, locked by another run
 
 Bugs are not caught: they stay tracebacks (shown without local variables, which may hold
-personal data).
+personal data). A full disk, a read-only or forbidden folder is not a bug: `os_problem` tells
+such an error (an OSError, or a Polars/DuckDB error wrapping one) from the rest.
 """
 
 from __future__ import annotations
+
+import errno
+import os
+import re
+
+# what the user (or the operator) fixes: space, permissions, a read-only mount, quotas
+USER_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+_OS_ERROR = re.compile(r"\(os error (\d+)\)|\[Errno (\d+)\]")
+
+
+def os_problem(exc: BaseException) -> str | None:
+    """The words for an error of the file system the user can fix (no space left, read-only,
+    permission denied), wherever it was raised; None for anything else."""
+    number = exc.errno if isinstance(exc, OSError) else None
+    if number is None:
+        match = _OS_ERROR.search(str(exc))
+        number = int(match[1] or match[2]) if match else None
+    if number not in USER_ERRNOS:
+        return None
+    return os.strerror(number).lower()
 
 
 class GthfxError(Exception):

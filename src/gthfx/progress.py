@@ -26,12 +26,26 @@ class Reporter:
         self.interactive = not quiet and self.stream.isatty()
         self.console = Console(file=self.stream, highlight=False) if self.interactive else None
         self.timings: dict[str, float] = {}
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """A problem the run went on despite: shown even with --quiet (cron mails it), once."""
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        if self.console is not None:
+            self.console.print("warning:", style="bold yellow", end=" ")
+            self.console.print(message, markup=False)
+        else:
+            stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+            print(f"{stamp} gthfx WARNING {message}", file=self.stream, flush=True)
 
     def info(self, message: str) -> None:
         if self.quiet:
             return
         if self.console is not None:
-            self.console.print(f"[dim]·[/dim] {message}")
+            self.console.print("·", style="dim", end=" ")
+            self.console.print(message, markup=False)  # a path may hold [ ]
         else:
             stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
             print(f"{stamp} gthfx INFO {message}", file=self.stream, flush=True)

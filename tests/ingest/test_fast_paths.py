@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from gthfx.ingest import load, uscc
-from gthfx.ingest.parse import has_text, parse, parse_fast
+from gthfx.ingest.parse import has_text, parse, parse_fast, rules_for
 from gthfx.ingest.validate import type_rows
 from gthfx.settings.sources import MONEY_FACTOR, ExtractSpec, load_sources
 from support import SAMPLES
@@ -25,12 +25,13 @@ def rowwise_type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     fields = spec.typed_fields()
     kinds = {name: spec.fields[name].type for name in fields}
     factors = {name: MONEY_FACTOR[spec.fields[name].unit or "元"] for name in fields}
+    rules = {name: rules_for(spec.fields[name]) for name in fields}
     frame = frame.rename({"uscc": "_raw_code"})
     typed = frame.select(
         "_file",
         "_row",
         parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
-        *(parse_fast(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
+        *(parse_fast(pl.col(n), kinds[n], factors[n], rules[n]).alias(n) for n in fields),
     )
     unsure = pl.any_horizontal(
         frame.get_column("_raw_code").is_not_null() & typed.get_column("uscc").is_null(),
@@ -41,10 +42,10 @@ def rowwise_type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     parsed = slow.select(
         pl.col("_raw_code"),
         uscc.normalise(pl.col("_raw_code")).alias("uscc"),
-        *(parse(pl.col(n), kinds[n], factors[n]).alias(n) for n in fields),
+        *(parse(pl.col(n), kinds[n], factors[n], rules[n]).alias(n) for n in fields),
     )
     failed = [
-        slow.select(has_text(pl.col(n))).to_series() & parsed.get_column(n).is_null()
+        slow.select(has_text(pl.col(n), rules[n])).to_series() & parsed.get_column(n).is_null()
         for n in fields
     ]
     slow = parsed.with_columns(

@@ -18,13 +18,14 @@ from gthfx import engines
 from gthfx.engines.base import FileTable, Table, TypedRun
 from gthfx.errors import ConfigError, RunError
 from gthfx.ingest.load import sha256_of
+from gthfx.ingest.sanity import file_warnings, input_warnings
 from gthfx.ingest.validate import Accounting
 from gthfx.progress import Reporter
 from gthfx.report.regions import region_name
 from gthfx.report.render import ClerkTables
 from gthfx.rules.plan import compile_for
 from gthfx.runs.changes import change_counts, change_log
-from gthfx.runs.layout import check_target, previous_run, run_lock, workspace
+from gthfx.runs.layout import check_target, previous_run, run_lock, workspace, writing
 from gthfx.runs.reader import open_run
 from gthfx.runs.writer import write_run
 from gthfx.settings.config import RunOptions
@@ -44,6 +45,7 @@ class RunResult:
     changes: dict[str, int]
     previous: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # shown as they came; in the manifest too
 
     @property
     def exit_code(self) -> int:
@@ -90,7 +92,7 @@ def classify(options: RunOptions, reporter: Reporter | None = None) -> RunResult
         if against is not None:
             if against.resolve() == target.resolve():
                 raise RunError(f"{against}: a run cannot be compared with itself")
-            open_run(against)  # an incomplete or unreadable run folder is an error, before any work
+            open_run(against)  # an incomplete or damaged run folder is an error, before any work
         with reporter.stage("rules", "读取规则 reading rules"):
             sources, compiled = compile_for(options)
         with workspace(options.out, options.run_date) as work:
@@ -134,7 +136,8 @@ def finish_run(
     folder written atomically in place of `target`, and the result. `extra` and
     `manifest_extra` add a use case's own files and manifest entries (see `runs.writer`)."""
     counts, by_district = summarise(run.any_order())
-    with reporter.stage("write", "写出结果 writing the run folder"):
+    warnings = run_warnings(run, run_date.year - 1, reporter)
+    with reporter.stage("write", "写出结果 writing the run folder"), writing(target, run_date):
         write_run(
             target,
             run=run,
@@ -148,7 +151,7 @@ def finish_run(
             timings=reporter.timings,
             settings=settings,
             extra=extra,
-            manifest_extra=manifest_extra,
+            manifest_extra={**(manifest_extra or {}), "warnings": list(reporter.warnings)},
         )
     return RunResult(
         run_dir=target,
@@ -160,4 +163,20 @@ def finish_run(
         changes=change_counts(FileTable(target / "changes.parquet")),
         previous=previous,
         timings=dict(reporter.timings),
+        warnings=warnings,
     )
+
+
+def run_warnings(run: TypedRun, report_year: int, reporter: Reporter) -> list[str]:
+    """What the run went on despite (each input file's warnings, then whether the inputs look
+    like the right files — `ingest.sanity`), shown now and kept for the manifest."""
+    warnings = file_warnings(list(run.files)) + input_warnings(
+        accounting=dict(run.accounting),
+        rejects=run.rejects.lazy(),
+        outcomes=run.any_order(),
+        checks=run.sources.checks,
+        report_year=report_year,
+    )
+    for warning in warnings:
+        reporter.warn(warning)
+    return warnings

@@ -7,7 +7,6 @@ whose change log is against the base run, with an audit trail and a feedback rep
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -21,9 +20,10 @@ from gthfx.app.classify import RunResult, finish_run
 from gthfx.app.review_input import Correction, Decision, ReviewInput, raise_problems, read_review
 from gthfx.engines.base import Engine, FrameTable
 from gthfx.errors import ConfigError, InputError, RunError
-from gthfx.ingest.load import sha256_of
+from gthfx.ingest.load import personal_values, sha256_of
 from gthfx.progress import Reporter
 from gthfx.report.labels import cause_words, reason_labels
+from gthfx.report.privacy import mask_personal
 from gthfx.report.render import ClerkTables, as_text_table
 from gthfx.rules.plan import compile_for
 from gthfx.runs.changes import diff_outcomes
@@ -81,9 +81,6 @@ FEEDBACK_HEADERS = {
 }
 UNREADABLE = "无法识别"  # the old value did not parse (its text is not kept)
 KIND_LABELS = {"correction": "更正", "decision": "人工认定"}
-_PHONE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
-_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])|(?<!\d)\d{15}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -101,6 +98,7 @@ class RecheckOptions:
     force: bool = False
     excel: bool = True
     command: tuple[str, ...] = ()
+    strict: bool = False  # a field the ruleset reads that a file lacks is an error
 
 
 @dataclass
@@ -111,13 +109,6 @@ class RecheckResult(RunResult):
     corrections: int = 0
     decisions: int = 0
     feedback: int = 0
-
-
-def mask_personal(text: str) -> str:
-    """Mobile numbers, landlines and ID numbers in free text → masked."""
-    text = _ID.sub(lambda m: m.group(0)[:4] + "*" * (len(m.group(0)) - 4), text)
-    text = _PHONE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
-    return _LANDLINE.sub("****", text)
 
 
 def _show(value: Any) -> str:
@@ -284,6 +275,7 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
             excel=options.excel,
             command=options.command,
             engine=engine.name,
+            strict=options.strict,
         )
         with reporter.stage("rules", "读取规则 reading rules"):
             sources, compiled = compile_for(run_options)
@@ -314,9 +306,15 @@ def recheck(options: RecheckOptions, reporter: Reporter | None = None) -> Rechec
                 words = _words_per_business(review, corrector.old)
                 changes = _with_causes(changes, words, bool(options.fresh))
             audit = _audit(review, corrector.old)
-            reply = _feedback_report(
-                review, before, outcomes, words, reason_labels(compiled, sources)
+            personal = personal_values(  # only to mask a business's own words that repeat them
+                "annual",
+                list(inputs["annual"]),
+                load_sources(sources_path).extracts["annual"],
+                {fb.uscc for fb in review.feedback},
+                settings.encoding,
             )
+            labels = reason_labels(compiled, sources)
+            reply = _feedback_report(review, before, outcomes, words, labels, personal)
 
             def extra(staging: Path, tables: ClerkTables) -> None:
                 audit.write_parquet(staging / "audit.parquet", compression="zstd")
@@ -441,6 +439,7 @@ def _feedback_report(
     after: pl.DataFrame,
     words: dict[str, list[str]],
     reasons: dict[str, str],
+    personal: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     # only the businesses that gave feedback (a few) leave Polars
     asked = pl.DataFrame(
@@ -463,7 +462,7 @@ def _feedback_report(
             {
                 "uscc": fb.uscc,
                 "region_code": now["region_code"] if now else None,
-                "content": mask_personal(fb.content),
+                "content": mask_personal(fb.content, (personal or {}).get(fb.uscc, ())),
                 "wanted": TIER_LABELS.get(fb.wanted, fb.wanted_raw) if fb.wanted else fb.wanted_raw,
                 "tier_before": was,
                 "tier_after": is_,

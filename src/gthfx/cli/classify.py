@@ -47,6 +47,7 @@ def classify_command(
     ] = None,
     config: params.Config = None,
     quiet: params.Quiet = False,
+    strict: params.Strict = False,
 ) -> None:
     """Type every business at run date D and write the run folder <out>/<D>/.
 
@@ -80,6 +81,7 @@ def classify_command(
         command=tuple(["gthfx", *sys.argv[1:]]),
         engine=engine,
         memory_limit=memory_limit,
+        strict=strict,
     )
     result = classify(options, Reporter(quiet=quiet))
     if not quiet:

@@ -26,6 +26,7 @@ from gthfx.app.compare import (
 )
 from gthfx.cli import params
 from gthfx.errors import ConfigError
+from gthfx.report.privacy import neutralise_formulas
 from gthfx.report.render import SHEET_NAME_LIMIT, chunks
 from gthfx.report.xlsx import write_xlsx
 from gthfx.settings.config import resolve_settings
@@ -134,8 +135,8 @@ def _write_csv(result: Comparison, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(result.changes.write_csv())
         sys.stdout.flush()
-    else:
-        result.changes.write_csv(out, include_bom=True)
+    else:  # a file with a BOM is for Excel: no text cell may read as a formula there
+        neutralise_formulas(result.changes).write_csv(out, include_bom=True)
 
 
 def _records(frame: pl.DataFrame) -> list[dict[str, object]]:

@@ -25,7 +25,7 @@ from gthfx.cli.review import review_app
 from gthfx.cli.rules import rules_app
 from gthfx.cli.samples import samples_command
 from gthfx.cli.simulate import simulate_command
-from gthfx.errors import GthfxError
+from gthfx.errors import GthfxError, os_problem
 
 # every command, in the order of the README: name → a command function or a group of them
 COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
@@ -77,16 +77,38 @@ def _root(
     """个体户分型 gthfx."""
 
 
+def _tolerant_streams() -> None:
+    """A console that cannot show a character (PYTHONIOENCODING=gbk and a `✓`) shows `?`
+    instead of failing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main() -> None:
-    """Entry point: a GthfxError becomes one message on stderr and its exit code (2); usage
-    errors are Typer's (exit 2); anything else is a bug and stays a traceback."""
+    """Entry point: a GthfxError becomes one message on stderr and its exit code (2); so does a
+    full disk or a read-only folder (`errors.os_problem`); usage errors are Typer's (exit 2);
+    anything else is a bug and stays a traceback."""
+    _tolerant_streams()
     try:
         app()
     except GthfxError as exc:
-        console = Console(stderr=True, highlight=False, soft_wrap=True)
-        console.print("error:", style="bold red", end=" ")
-        console.print(str(exc), markup=False)
+        _error(str(exc))
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        problem = os_problem(exc)
+        if problem is None:
+            raise
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        _error(f"{where}{problem}\n  hint: free disk space or fix the folder's permissions")
+        sys.exit(2)
+
+
+def _error(message: str) -> None:
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print("error:", style="bold red", end=" ")
+    console.print(message, markup=False)
 
 
 if __name__ == "__main__":

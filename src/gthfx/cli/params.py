@@ -167,6 +167,13 @@ Rules = Annotated[
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")]
+Strict = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="A field the ruleset reads that a file lacks is an error, not a warning.",
+    ),
+]
 Excel = Annotated[
     bool | None,
     typer.Option("--excel/--no-excel", help="Write the Excel workbooks (result and review)."),

@@ -52,6 +52,7 @@ def recheck_command(
     excel: params.Excel = None,
     config: params.Config = None,
     quiet: params.Quiet = False,
+    strict: params.Strict = False,
 ) -> None:
     """Re-type a base run after the review (复核): apply corrections over its inputs (checked by
     SHA-256, or fresh extracts given here), type with the ruleset in force on D, apply manual
@@ -85,6 +86,7 @@ def recheck_command(
         force=force,
         excel=settings.excel,
         command=tuple(["gthfx", *sys.argv[1:]]),
+        strict=strict,
     )
     result = recheck(options, Reporter(quiet=quiet))
     if not quiet:

@@ -228,7 +228,10 @@ def prepare_extracts(
     with reporter.stage("join", "归集 joining"):
         rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")
         accounting = {name: v.accounting for name, v in validated.items()}
-        per_file = {path: acc for v in validated.values() for path, acc in v.per_file.items()}
+        # keyed by FileInfo.key (extract:path): one file may serve two extracts
+        per_file = {
+            f"{v.name}:{p}": acc for v in validated.values() for p, acc in v.per_file.items()
+        }
         joined = join_extracts(
             validated.pop("annual"), validated.pop("tax"), validated.pop("social"), consume=True
         )

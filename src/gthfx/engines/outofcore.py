@@ -403,7 +403,7 @@ def _accounting(
         totals[extract] = acc
         for index, info in enumerate(raw.files):
             n_used, n_rejected = total(extract, "used", index), total(extract, "rejected", index)
-            per_file[info.path] = Accounting(
+            per_file[info.key] = Accounting(
                 read=info.rows,
                 used=n_used,
                 rejected=n_rejected,

@@ -22,7 +22,9 @@ def join_extracts(
     Tax and social rows are already one per code and only for codes in annual (orphans were
     rejected), so the joins are 1:1 and checked as such. The result carries, per extract, the
     problem mask `_pm_<extract>` (0 where the business has no row) and `_conflict_<extract>`,
-    plus `_has_annual` (false where the annual rows conflict) and `flags`. With `consume`, the
+    plus `_has_annual` (false where the annual rows conflict) and `flags` (a check character
+    that does not match, then a value of a field no rule reads that does not parse, see
+    `validate.flag_reasons`). With `consume`, the
     annual rows are taken out of `annual` (left empty), so that their memory is the joined
     frame's and not held twice.
     """
@@ -71,12 +73,22 @@ def join_extracts(
             .is_in(extract.conflicts.get_column("uscc").implode())
             .alias(f"_conflict_{extract.name}"),
         )
-    return joined.with_columns(
-        pl.when(pl.col("_code_status") == uscc.CHECK_MISMATCH)
+    bits = [(e.name, bit, flag) for e in (annual, tax, social) for bit, flag in e.flag_bits]
+    mismatch = pl.col("_code_status") == uscc.CHECK_MISMATCH
+    flags: pl.Expr = (
+        pl.when(mismatch)
         .then(pl.lit([uscc.CHECK_MISMATCH], pl.List(pl.String)))
         .otherwise(EMPTY_LIST)
-        .alias("flags"),
-    ).drop("_code_status")
+    )
+    if bits:
+        flagged = pl.any_horizontal((pl.col(f"_pm_{e}") & bit) != 0 for e, bit, _ in bits)
+        if joined.select(flagged.any()).item():  # rare: build the lists only when needed
+            words = [pl.when(mismatch).then(pl.lit(uscc.CHECK_MISMATCH))]
+            words += [
+                pl.when((pl.col(f"_pm_{e}") & bit) != 0).then(pl.lit(flag)) for e, bit, flag in bits
+            ]
+            flags = pl.concat_list(words).list.drop_nulls()
+    return joined.with_columns(flags.alias("flags")).drop("_code_status")
 
 
 def _keys(frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,34 +1,47 @@
-"""Reading extract files (CSV in UTF-8 / UTF-8-BOM / GB18030, XLSX, Parquet) into raw text frames.
+"""Reading extract files (CSV/TSV/Unicode text, XLSX, Parquet) into raw text frames.
 
 I/O only: every value stays the text the department sent (typed parsing is `validate`'s job).
 Each frame gets the canonical column names of the sources mapping, plus `_file` (index into the
-list of files read) and `_row` (the row number a clerk sees in Excel: the header is row 1).
+list of files read) and `_row` (the row number a clerk sees in Excel: the header is row 1, or
+the sheet's own row numbers). What a file cannot be read as the mapping says is an `InputError`
+naming the file (and row); what it can be read despite is a warning kept with the file
+(`FileInfo.warnings`: a field the ruleset reads that no header provides, merged cells filled,
+an .xls whose cell types cannot be checked, a file without data rows).
 """
 
 from __future__ import annotations
 
-import codecs
-import hashlib
-import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from gthfx.errors import InputError
-from gthfx.settings.sources import ExtractSpec, normalise_header
+from gthfx.ingest import csvread, xlsxread
+from gthfx.ingest.csvread import SNIFF_BYTES, sha256_of
+from gthfx.ingest.headers import map_headers, unread_field_warnings
+from gthfx.settings.sources import ExtractSpec
 
-SNIFF_BYTES = 1 << 20
-ENCODINGS = {
-    "utf-8": "utf-8",
-    "utf8": "utf-8",
-    "utf-8-sig": "utf-8",
-    "gb18030": "gb18030",
-    "gbk": "gb18030",
-    "gb2312": "gb18030",
-}
+__all__ = [
+    "SNIFF_BYTES",
+    "FileInfo",
+    "RawExtract",
+    "check_files",
+    "iter_table",
+    "load_extract",
+    "map_headers",
+    "read_table",
+    "scan_bytes",
+    "sha256_of",
+]
+
+ENCODINGS = csvread.ENCODINGS
+BATCH_ROWS = 1_000_000  # CSV rows read (and typed) at a time: the raw text of one batch only
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+XLSX_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+NUMERIC_CODE = "_numeric_code"  # marks rows whose code cell was a number (see `validate`)
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,13 @@ class FileInfo:
     rows: int
     columns: dict[str, str]  # canonical field → header found in the file
     ignored_columns: tuple[str, ...]  # headers carried by the file but not in the mapping
+    sheet: str | None = None  # the workbook sheet read
+    warnings: tuple[str, ...] = ()  # what the file could be read despite (see module docstring)
+
+    @property
+    def key(self) -> str:
+        """The file in per-file accounting: one file may serve two extracts."""
+        return f"{self.extract}:{self.path}"
 
 
 @dataclass
@@ -55,190 +75,40 @@ class RawExtract:
     typed: bool = False  # true when `load_extract` already ran `validate.type_rows` per batch
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the first MiB decodes as UTF-8, else GB18030."""
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < SNIFF_BYTES)
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
-
-
-def _csv_options() -> dict[str, object]:
-    return {
-        "infer_schema": False,
-        "empty_string_is_null": True,
-        "raise_if_empty": True,
-        "glob": False,
-    }
+def scan_bytes(path: Path) -> tuple[str, bool]:
+    """One pass over the file: its SHA-256, and whether it is entirely valid UTF-8."""
+    sha, valid, _ = csvread.scan(path, ",", "\n")
+    return sha, valid
 
 
 Pick = Callable[[list[str]], list[str]]
-BATCH_ROWS = 1_000_000  # CSV rows read (and typed) at a time: the raw text of one batch only
+_IGNORED_CHARS = 64  # an ignored header is kept in the manifest cut to this many characters
 
 
-def _complete(block: bytes) -> int:
-    """The length of `block` without a UTF-8 character cut off at its end (one that a following
-    block may complete); the whole length when its end is not such a start."""
-    size = len(block)
-    for back in range(1, min(4, size) + 1):
-        byte = block[size - back]
-        if byte & 0xC0 != 0x80:  # not a continuation byte: ASCII or the lead of a character
-            need = (
-                2
-                if byte >> 5 == 0b110
-                else 3
-                if byte >> 4 == 0b1110
-                else 4
-                if byte >> 3 == 0b11110
-                else 1
-            )
-            return size - back if need > back else size
-    return size
-
-
-def _valid_utf8(block: bytes) -> bool:
-    """Whether `block` is entirely valid UTF-8 (checked in Rust by Polars: several times faster
-    than decoding it in Python)."""
+def _read_parquet(path: Path, pick: Pick | None) -> pl.DataFrame:
     try:
-        pl.Series([block], dtype=pl.Binary).cast(pl.String)
-    except pl.exceptions.ComputeError:
-        return False
-    return True
-
-
-def scan_bytes(path: Path) -> tuple[str, bool]:
-    """One pass over the file: its SHA-256, and whether it is entirely valid UTF-8. The digest of
-    each block is computed on a second thread (hashlib releases the GIL) while the block is
-    checked."""
-    digest = hashlib.sha256()
-    valid = True
-    carry = b""
-    hashing: Future[None] | None = None
-    with path.open("rb") as fh, ThreadPoolExecutor(1) as pool:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            if hashing is not None:
-                hashing.result()
-            hashing = pool.submit(digest.update, block)
-            if valid:
-                text = carry + block if carry else block
-                cut = _complete(text)
-                valid = _valid_utf8(text[:cut] if cut < len(text) else text)
-                carry = text[cut:]
-        if hashing is not None:
-            hashing.result()
-    return digest.hexdigest(), valid and not carry
-
-
-def _transcode(path: Path, target: Path) -> None:
-    """GB18030 → UTF-8, a block at a time."""
-    decoder = codecs.getincrementaldecoder("gb18030")()
-    offset = 0
-    with path.open("rb") as src, target.open("wb") as dst:
-        for block in iter(lambda: src.read(1 << 22), b""):
-            try:
-                dst.write(decoder.decode(block).encode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{path}: neither UTF-8 nor GB18030 text (undecodable byte at offset "
-                    f"{offset + exc.start})",
-                    hint="re-export the file as UTF-8 CSV, or force an encoding with --encoding",
-                ) from None
-            offset += len(block)
-        dst.write(decoder.decode(b"", final=True).encode("utf-8"))
-
-
-def _csv_batches(path: Path, source: Path, pick: Pick | None) -> Iterator[pl.DataFrame]:
-    """The rows of a UTF-8 CSV (`source`; `path` names it in messages), a batch at a time."""
-    try:
-        header = pl.read_csv(source, n_rows=0, **_csv_options())  # type: ignore[arg-type]
-    except pl.exceptions.NoDataError:
-        raise InputError(f"{path}: the file is empty (no header row)") from None
-    except pl.exceptions.ComputeError as exc:
-        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
-    columns = pick(header.columns) if pick is not None else header.columns
-    if not columns:
-        yield header
-        return
-    scan = pl.scan_csv(source, infer_schema=False, glob=False).select(columns)
-    done = 0
-    try:
-        for batch in scan.collect_batches(chunk_size=BATCH_ROWS):
-            done += batch.height
-            yield batch
-    except pl.exceptions.PolarsError as exc:
+        schema = pl.read_parquet_schema(path)
+    except Exception:  # polars/arrow raise several unrelated types for corrupt files
         raise InputError(
-            f"{path}: cannot read as CSV after row {done + 1}: {_first_line(exc)}",
-            hint="a row with more fields than the header, or an unclosed quote, is the usual cause",
+            f"{path}: cannot read as Parquet (a damaged or not a Parquet file)",
+            hint="write the file again",
         ) from None
-    if done == 0:
-        yield header.select(columns)
-
-
-def _read_csv(
-    path: Path, forced: str | None, pick: Pick | None
-) -> tuple[Iterator[pl.DataFrame], str, str]:
-    """A CSV as text batches → (batches, encoding, sha256); `pick` chooses the columns to read
-    from the header row."""
-    encoding = ENCODINGS.get(forced.lower()) if forced else None
-    if forced and encoding is None:
+    names = list(schema)
+    columns = pick(names) if pick is not None else names
+    nested = [c for c in columns if schema[c].is_nested()]
+    if nested:
         raise InputError(
-            f"{path}: unknown encoding {forced!r}",
-            hint="use utf-8 or gb18030 (gbk is read as gb18030)",
+            f"{path}: the column `{nested[0]}` holds nested values (a {schema[nested[0]]}), "
+            "not plain values",
+            hint="flatten the column before exporting the extract",
         )
-    sha, valid_utf8 = scan_bytes(path)
-    if encoding == "utf-8" and not valid_utf8:
+    try:
+        frame = pl.read_parquet(path, columns=columns, glob=False)
+    except Exception:
         raise InputError(
-            f"{path}: not valid UTF-8 although --encoding {forced} was given",
-            hint="try --encoding gb18030, or leave the encoding to detection",
-        )
-    if encoding == "utf-8" or (encoding is None and valid_utf8):
-        with path.open("rb") as fh:
-            bom = fh.read(3) == codecs.BOM_UTF8
-        return _csv_batches(path, path, pick), "utf-8-sig" if bom else "utf-8", sha
-
-    def transcoded() -> Iterator[pl.DataFrame]:
-        with tempfile.TemporaryDirectory(prefix="gthfx-") as tmp:
-            target = Path(tmp) / "utf8.csv"
-            _transcode(path, target)
-            yield from _csv_batches(path, target, pick)
-
-    return transcoded(), "gb18030", sha
-
-
-def _read_xlsx(path: Path) -> pl.DataFrame:
-    try:
-        frame = pl.read_excel(
-            path, engine="calamine", infer_schema_length=0, sheet_id=1, drop_empty_rows=False
-        )
-    except Exception as exc:  # fastexcel raises its own family, not exported stably
-        raise InputError(f"{path}: cannot read as an Excel workbook: {_first_line(exc)}") from None
-    return frame
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
-    try:
-        frame = pl.read_parquet(path)
-    except Exception as exc:  # polars/arrow raise several unrelated types for corrupt files
-        raise InputError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
+            f"{path}: cannot read as Parquet (a damaged file?)", hint="write the file again"
+        ) from None
     return frame.select(pl.all().cast(pl.String))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def read_table(
@@ -253,47 +123,22 @@ def iter_table(
     path: Path, encoding: str | None = None, pick: Pick | None = None
 ) -> tuple[Iterator[pl.DataFrame], str, str | None, str]:
     """One file as text batches with its own headers → (batches, format, encoding, sha256).
-    For CSV, `pick` may choose the columns to read from the header row."""
+    For CSV and Parquet, `pick` may choose the columns to read from the header row. A workbook
+    is read from its active (else first visible) sheet, header in its first row."""
     _check_file(path)
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return iter([_read_xlsx(path)]), "xlsx", None, sha256_of(path)
+    if suffix in XLSX_SUFFIXES:
+        sheet = xlsxread.read_sheet(path, lambda headers: True)
+        return iter([sheet.frame]), "xlsx", None, sha256_of(path)
     if suffix == ".parquet":
-        return iter([_read_parquet(path)]), "parquet", None, sha256_of(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        batches, enc, sha = _read_csv(path, encoding, pick)
+        return iter([_read_parquet(path, pick)]), "parquet", None, sha256_of(path)
+    if suffix in TEXT_SUFFIXES:
+        batches, enc, sha = csvread.read_text(path, encoding, pick, BATCH_ROWS)
         return batches, "csv", enc, sha
     raise InputError(
         f"{path}: unknown file type {suffix or '(none)'}",
-        hint="extracts are .csv, .xlsx or .parquet",
+        hint="extracts are .csv, .tsv, .txt, .xlsx or .parquet",
     )
-
-
-def map_headers(
-    path: Path, extract: str, spec: ExtractSpec, headers: list[str]
-) -> tuple[dict[str, str], tuple[str, ...]]:
-    """canonical field → header in the file; a missing required field is an error."""
-    by_norm: dict[str, str] = {}
-    for header in headers:
-        by_norm.setdefault(normalise_header(header), header)
-    found: dict[str, str] = {}
-    for name, fspec in spec.fields.items():
-        for accepted in fspec.headers:
-            match = by_norm.get(normalise_header(accepted))
-            if match is not None:
-                found[name] = match
-                break
-        else:
-            if fspec.required:
-                raise InputError(
-                    f"{path}: the {extract} extract needs the field `{name}` ({fspec.label}), "
-                    f"but none of the accepted headers is there: {', '.join(fspec.headers)}",
-                    hint=f"the file's headers are: {', '.join(headers) or '(none)'}; add the "
-                    "one it uses to the sources mapping (gthfx.yaml `sources:`)",
-                )
-    used = set(found.values())
-    ignored = tuple(h for h in headers if h not in used)
-    return found, ignored
 
 
 def _check_file(path: Path) -> None:
@@ -303,19 +148,46 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: is a folder, not a file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
+    if path.name.startswith("~$"):
+        raise InputError(
+            f"{path}: an Excel owner (lock) file of an open workbook, not an extract",
+            hint="close the workbook in Excel, or leave the ~$ file out",
+        )
 
 
-def check_files(extract: str, paths: list[Path], spec: ExtractSpec) -> None:
-    """Before any data is read: every file exists, is not empty, and (CSV) has the required
-    columns. The same checks run again on load; this only makes them fail early."""
+def _has_data_rows(path: Path, encoding: str | None) -> bool | None:
+    """Whether a file holds at least one data row (None: cannot tell cheaply)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            return bool(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
+        except Exception:
+            return None
+    if suffix in TEXT_SUFFIXES:
+        return csvread.has_data_rows(path, encoding)
+    return None
+
+
+def check_files(
+    extract: str, paths: list[Path], spec: ExtractSpec, encoding: str | None = None
+) -> None:
+    """Before any data is read: every file exists, is not empty, and (text) has the required
+    columns; the annual extract holds at least one data row. The same checks run again on
+    load; this only makes them fail early."""
     for path in paths:
         _check_file(path)
-        if path.suffix.lower() == ".csv" and _detect_encoding(path) != "gb18030":
-            try:
-                header = pl.read_csv(path, n_rows=0, encoding="utf8-lossy", **_csv_options())  # type: ignore[arg-type]
-            except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
-                continue  # the full read reports it, with its own message
-            map_headers(path, extract, spec, header.columns)
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            header = csvread.read_header(path, encoding)
+            if header is not None:
+                map_headers(path, extract, spec, header)
+    if extract == "annual" and paths:
+        found = [_has_data_rows(p, encoding) for p in paths]
+        if all(f is False for f in found):
+            raise InputError(
+                f"the annual extract has no data rows ({', '.join(str(p) for p in paths)}): "
+                "there is no business to type",
+                hint="check that the right file was exported (a header row alone is empty)",
+            )
 
 
 class _HeaderPick:
@@ -331,6 +203,78 @@ class _HeaderPick:
         return [found[name] for name in self.wanted if name in found]
 
 
+@dataclass
+class _Opened:
+    """One file opened for reading: its batches (own headers) and what is known of it."""
+
+    batches: Iterator[pl.DataFrame]
+    fmt: str
+    encoding: str | None
+    sha: str
+    pick: _HeaderPick
+    rows: Iterator[pl.Series] | None = None  # Excel row numbers per batch (workbooks)
+    numeric_rows: np.ndarray | None = None  # Excel rows whose code cell was a number
+    sheet: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _open_workbook(path: Path, extract: str, spec: ExtractSpec, pick: _HeaderPick) -> _Opened:
+    def maps(headers: list[str]) -> bool:
+        try:
+            map_headers(path, extract, spec, headers)
+        except InputError:
+            return False
+        return True
+
+    def fail(headers: list[str]) -> None:
+        map_headers(path, extract, spec, headers)
+
+    sheet = xlsxread.read_sheet(path, maps, spec.sheet, spec.header_row, fail)
+    pick(list(sheet.frame.columns))
+    found = pick.mapped[0] if pick.mapped else {}
+    warnings = list(sheet.warnings)
+    numeric = None
+    code_header = found.get("uscc")
+    if code_header is not None:
+        numeric = sheet.big_numbers.get(sheet.columns[code_header])
+        if not sheet.numbers_checked:
+            warnings.append(
+                f"{path}: the workbook's cell types cannot be checked (an .xls, or cells without "
+                "references): a credit code stored as a number would go unnoticed; save the "
+                "file as .xlsx with the code column formatted as text"
+            )
+    return _Opened(
+        batches=iter([sheet.frame]),
+        fmt="xlsx",
+        encoding=None,
+        sha=sha256_of(path),
+        pick=pick,
+        rows=iter([sheet.rows]),
+        numeric_rows=numeric,
+        sheet=sheet.sheet,
+        warnings=warnings,
+    )
+
+
+def _open(
+    path: Path, extract: str, spec: ExtractSpec, encoding: str | None, wanted: list[str]
+) -> _Opened:
+    _check_file(path)
+    pick = _HeaderPick(path, extract, spec, wanted)
+    suffix = path.suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        return _open_workbook(path, extract, spec, pick)
+    if suffix == ".parquet":
+        return _Opened(iter([_read_parquet(path, pick)]), "parquet", None, sha256_of(path), pick)
+    if suffix in TEXT_SUFFIXES:
+        batches, enc, sha = csvread.read_text(path, encoding, pick, BATCH_ROWS)
+        return _Opened(batches, "csv", enc, sha, pick)
+    raise InputError(
+        f"{path}: unknown file type {suffix or '(none)'}",
+        hint="extracts are .csv, .tsv, .txt, .xlsx or .parquet",
+    )
+
+
 def load_extract(
     extract: str,
     paths: list[Path],
@@ -340,7 +284,8 @@ def load_extract(
 ) -> RawExtract:
     """Read and stack every file of one extract: one text column per field, plus `_file` and
     `_row`. With `transform`, each batch is transformed as soon as it is read (the pipeline types
-    it), so the raw text of a large extract is never all in memory at once."""
+    it), so the raw text of a large extract is never all in memory at once. A code cell a
+    workbook stored as a number is marked (`_numeric_code`, only where there is one)."""
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
     seen = [p.resolve() for p in paths]
@@ -349,40 +294,93 @@ def load_extract(
         raise InputError(f"the {extract} extract names the same file twice: {', '.join(twice)}")
     wanted = ["uscc", *spec.typed_fields()]
     for index, path in enumerate(paths):
-        pick = _HeaderPick(path, extract, spec, wanted)
-        batches, fmt, enc, sha = iter_table(path, encoding, pick)
+        opened = _open(path, extract, spec, encoding, wanted)
         rows = 0
         found: dict[str, str] = {}
         ignored: tuple[str, ...] = ()
-        for batch in batches:
-            found, ignored = pick.mapped or map_headers(path, extract, spec, batch.columns)
+        for batch in opened.batches:
+            found, ignored = opened.pick.mapped or map_headers(path, extract, spec, batch.columns)
+            numbers = (
+                pl.lit(next(opened.rows))
+                if opened.rows is not None
+                else pl.int_range(pl.len(), dtype=pl.UInt32) + rows + 2
+            )
             frame = batch.select(
                 pl.lit(index, pl.UInt16).alias("_file"),
-                (pl.int_range(pl.len(), dtype=pl.UInt32) + rows + 2).alias("_row"),
+                numbers.cast(pl.UInt32).alias("_row"),
                 *(
                     (pl.col(found[name]) if name in found else pl.lit(None, pl.String)).alias(name)
                     for name in wanted
                 ),
             )
+            if opened.numeric_rows is not None and opened.numeric_rows.size:
+                marked = pl.Series(opened.numeric_rows, dtype=pl.UInt32)
+                frame = frame.with_columns(
+                    pl.col("_row").is_in(marked.implode()).alias(NUMERIC_CODE)
+                )
             rows += frame.height
             frames.append(transform(frame) if transform is not None else frame)
+        warnings = [*opened.warnings, *unread_field_warnings(path, extract, spec, found, ignored)]
+        if rows == 0:
+            warnings.append(f"{path}: the {extract} file has a header row but no data rows")
         infos.append(
             FileInfo(
                 extract=extract,
                 path=str(path),
-                sha256=sha,
-                format=fmt,
-                encoding=enc,
+                sha256=opened.sha,
+                format=opened.fmt,
+                encoding=opened.encoding,
                 rows=rows,
                 columns=found,
-                ignored_columns=ignored,
+                ignored_columns=tuple(_cut(h) for h in ignored),
+                sheet=opened.sheet,
+                warnings=tuple(warnings),
             )
         )
     if frames:
-        stacked = pl.concat(frames, how="vertical")
+        same = all(f.columns == frames[0].columns for f in frames)
+        stacked = pl.concat(frames, how="vertical" if same else "diagonal_relaxed")
+        if NUMERIC_CODE in stacked.columns:
+            stacked = stacked.with_columns(pl.col(NUMERIC_CODE).fill_null(False))
     else:
         empty = pl.DataFrame(
             schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
         )
         stacked = transform(empty) if transform is not None else empty
     return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)
+
+
+def personal_values(
+    extract: str,
+    paths: list[Path],
+    spec: ExtractSpec,
+    codes: set[str],
+    encoding: str | None = None,
+) -> dict[str, list[str]]:
+    """The personal values (operator names, ID numbers, phones) the files hold for `codes`,
+    per normalised code: only so that a business's own words that repeat them can be masked.
+    Never written anywhere, never logged."""
+    from gthfx.ingest.uscc import normalise
+
+    fields = spec.personal_fields()
+    if not fields or not codes:
+        return {}
+    wanted = ["uscc", *fields]
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        opened = _open(path, extract, spec, encoding, wanted)
+        for batch in opened.batches:
+            found = opened.pick.mapped[0] if opened.pick.mapped else {}
+            if "uscc" not in found:
+                continue
+            frame = batch.select(
+                normalise(pl.col(found["uscc"])).alias("uscc"),
+                *(pl.col(found[f]).alias(f) for f in fields if f in found),
+            ).filter(pl.col("uscc").is_in(sorted(codes)))
+            for values in frame.iter_rows():
+                out.setdefault(values[0], []).extend(v for v in values[1:] if v)
+    return out
+
+
+def _cut(header: str) -> str:
+    return header if len(header) <= _IGNORED_CHARS else header[: _IGNORED_CHARS - 1] + "…"

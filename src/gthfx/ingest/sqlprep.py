@@ -42,7 +42,7 @@ from sqlglot import exp
 
 from gthfx.ingest import uscc
 from gthfx.ingest.load import FileInfo, RawExtract
-from gthfx.ingest.validate import MISSING_SHIFT
+from gthfx.ingest.validate import MISSING_SHIFT, YEAR_FIELDS, flag_reasons
 from gthfx.settings.sources import EXTRACTS, SourcesMapping
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR
 
@@ -198,6 +198,34 @@ def _input(extract: str, fields: list[str], *, loaded: bool) -> exp.Select:
     ).from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_t"))))
 
 
+def _report_years(extract: str, report_year: int) -> exp.Select:
+    """Per code held by several usable annual rows: the report year to keep (the latest not
+    after the run's, else the earliest) and how many report years the rows have (a missing
+    year counts as one) — `validate._other_report_years` in SQL."""
+    year = _c("report_year")
+    latest = exp.Max(
+        this=_case((exp.LTE(this=year.copy(), expression=_n(report_year)), year.copy()))
+    )
+    return (
+        exp.select(
+            _c("uscc"),
+            _as(exp.Coalesce(this=latest, expressions=[exp.Min(this=year.copy())]), "_target"),
+            _as(
+                exp.Count(
+                    this=exp.Distinct(
+                        expressions=[exp.Coalesce(this=year.copy(), expressions=[_n(-1)])]
+                    )
+                ),
+                "_years",
+            ),
+        )
+        .from_(f"{extract}_in")
+        .where(_in_list(_c("_code_status"), [uscc.OK, uscc.CHECK_MISMATCH]))
+        .group_by(_c("uscc"))
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=_n(1)))
+    )
+
+
 def _checked(extract: str, fields: list[str], report_year: int) -> exp.Select:
     status = _c("_code_status", "r")
     branches: list[tuple[exp.Expr, exp.Expr]] = [
@@ -221,6 +249,23 @@ def _checked(extract: str, fields: list[str], report_year: int) -> exp.Select:
         )
     else:
         query = query.from_(exp.alias_(f"{extract}_in", "r"))
+        if "report_year" in fields:
+            year = _c("report_year", "r")
+            differs = exp.Or(
+                this=_is_null(year),
+                expression=exp.NEQ(this=year.copy(), expression=_c("_target", "y")),
+            )
+            branches.append(
+                (
+                    _and(exp.GT(this=_c("_years", "y"), expression=_n(1)), exp.Paren(this=differs)),
+                    _s(OTHER_YEAR),
+                )
+            )
+            query = query.join(
+                exp.alias_(f"{extract}_years", "y"),
+                on=exp.EQ(this=_c("uscc", "r"), expression=_c("uscc", "y")),
+                join_type="left",
+            )
     return query.select(_as(_case(*branches), "_why"))
 
 
@@ -316,9 +361,11 @@ def extract_ctes(
     reason = _case((in_conflict, _s(CONFLICT)), default=_c("_why"))
     other_year = exp.EQ(this=_c("_reason"), expression=_s(OTHER_YEAR))
     raw_code = exp.Coalesce(this=_c("_raw_code"), expressions=[_c("uscc")])
+    year_field = YEAR_FIELDS.get(extract)
+    has_year = year_field is not None and year_field in fields
     raw = (
-        _case((other_year, exp.cast(_c("tax_year"), exp.DataType.Type.VARCHAR)), default=raw_code)
-        if "tax_year" in fields
+        _case((other_year, exp.cast(_c(year_field), exp.DataType.Type.VARCHAR)), default=raw_code)
+        if has_year and year_field is not None
         else raw_code
     )
     keep_for_region = [c for c in ("region_code", "industry_code") if c in fields]
@@ -326,7 +373,7 @@ def extract_ctes(
         _c("_file"),
         _c("_row"),
         _c("uscc"),
-        _as(_case((other_year.copy(), _s("tax_year")), default=_s("uscc")), "field"),
+        _as(_case((other_year.copy(), _s(year_field or "tax_year")), default=_s("uscc")), "field"),
         _as(raw, "raw_value"),
         _as(_c("_reason"), "reason"),
         _as(_c("_code_status"), "_code_status"),
@@ -356,10 +403,10 @@ def extract_ctes(
         )
         .where(exp.EQ(this=_c("_first"), expression=_n(1)))
     )
-    ctes: list[Cte] = [
-        (f"{extract}_in", _input(extract, fields, loaded=loaded)),
-        (checked, _checked(extract, fields, report_year)),
-    ]
+    ctes: list[Cte] = [(f"{extract}_in", _input(extract, fields, loaded=loaded))]
+    if extract == "annual" and "report_year" in fields:
+        ctes.append((f"{extract}_years", _report_years(extract, report_year)))
+    ctes.append((checked, _checked(extract, fields, report_year)))
     if extract == "annual":
         codes = exp.select(_c("uscc")).from_(checked).where(candidate.copy()).distinct()
         ctes.append(("annual_codes", codes))
@@ -374,8 +421,10 @@ def extract_ctes(
     return ctes
 
 
-def joined_query(sources: SourcesMapping) -> exp.Select:
-    """`join.join_extracts` in SQL, over the `*_kept` and `*_conflicts` steps."""
+def joined_query(sources: SourcesMapping, *, loaded: bool = False) -> exp.Select:
+    """`join.join_extracts` in SQL, over the `*_kept` and `*_conflicts` steps. `flags` holds the
+    fields no rule reads that did not parse only for `loaded` tables (DuckDB): a platform's
+    typed tables have none."""
     annual = sources.extracts["annual"].typed_fields()
     kept = exp.select(
         _c("uscc"),
@@ -419,13 +468,35 @@ def joined_query(sources: SourcesMapping) -> exp.Select:
             on=exp.EQ(this=_c("uscc", "a"), expression=_c("uscc", conflict_alias)),
             join_type="left",
         )
-    flags = _case(
-        (
-            exp.EQ(this=_c("_code_status", "a"), expression=_s(uscc.CHECK_MISMATCH)),
-            exp.Array(expressions=[_s(uscc.CHECK_MISMATCH)]),
-        ),
+    mismatch = exp.EQ(this=_c("_code_status", "a"), expression=_s(uscc.CHECK_MISMATCH))
+    flags: exp.Expr = _case(
+        (mismatch, exp.Array(expressions=[_s(uscc.CHECK_MISMATCH)])),
         default=exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>")),
     )
+    bits = [(e, bit, flag) for e in EXTRACTS for bit, flag in flag_reasons(e, sources.extracts[e])]
+    if loaded and bits:
+        masks = {"annual": _c("_pm_annual", "a")}
+        masks |= {e: _c("_problem_mask", e[0]) for e in EXTRACTS[1:]}
+        words = [_case((mismatch.copy(), _s(uscc.CHECK_MISMATCH)))]
+        words += [
+            _case(
+                (
+                    exp.NEQ(
+                        this=exp.Paren(
+                            this=exp.BitwiseAnd(
+                                this=exp.Coalesce(this=masks[e].copy(), expressions=[_n(0)]),
+                                expression=_n(bit),
+                            )
+                        ),
+                        expression=_n(0),
+                    ),
+                    _s(flag),
+                )
+            )
+            for e, bit, flag in bits
+        ]
+        flags = exp.maybe_parse("list_filter(_w, _x -> _x IS NOT NULL)", dialect="duckdb")
+        flags.set("this", exp.Array(expressions=words))
     columns.append(_as(flags, "flags"))
     return query.select(*columns)
 
@@ -435,7 +506,7 @@ def prepare_ctes(sources: SourcesMapping, report_year: int, *, loaded: bool) -> 
     ctes: list[Cte] = []
     for extract in EXTRACTS:
         ctes += extract_ctes(extract, sources, report_year, loaded=loaded)
-    ctes.append(("joined", joined_query(sources)))
+    ctes.append(("joined", joined_query(sources, loaded=loaded)))
     return ctes
 
 

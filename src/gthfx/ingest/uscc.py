@@ -20,9 +20,11 @@ MISSING = "missing_code"
 MALFORMED = "malformed_code"
 NOT_INDIVIDUAL = "not_individual"
 CHECK_MISMATCH = "check_digit_mismatch"
+# set by validation, never by `status`: a workbook held the code as a number (digits lost)
+NUMERIC = "numeric_code"
 
 
-STATUS = pl.Enum([OK, MISSING, MALFORMED, NOT_INDIVIDUAL, CHECK_MISMATCH])
+STATUS = pl.Enum([OK, MISSING, MALFORMED, NOT_INDIVIDUAL, CHECK_MISMATCH, NUMERIC])
 
 
 def normalise(expr: pl.Expr) -> pl.Expr:

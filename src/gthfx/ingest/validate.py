@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from gthfx.ingest import uscc
-from gthfx.ingest.load import RawExtract
-from gthfx.ingest.parse import fast_steps, has_text, parse, parse_fast
+from gthfx.ingest.load import NUMERIC_CODE, RawExtract
+from gthfx.ingest.parse import fast_steps, has_text, parse, parse_fast, rules_for
 from gthfx.settings.sources import EXTRACTS, MONEY_FACTOR, ExtractSpec
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR, REJECT_SCHEMA
 
@@ -51,6 +51,7 @@ class ValidatedExtract:
     conflicts: pl.DataFrame  # uscc (+ region/industry for annual) of conflicting duplicate groups
     accounting: Accounting
     per_file: dict[str, Accounting]  # the same accounting for each input file (by path)
+    flag_bits: list[tuple[int, str]] = field(default_factory=list)  # see `flag_reasons`
 
 
 def _reject_frame(
@@ -77,19 +78,43 @@ def _reject_frame(
 
 
 MISSING_SHIFT = 32  # problem mask: bit i = field i did not parse; bit 32 + i = required, empty
+# the fields validation itself reads (the year rules): a bad value there is always a data problem
+YEAR_FIELDS = {"annual": "report_year", "tax": "tax_year"}
+
+
+def _excludes(extract: str, spec: ExtractSpec, name: str) -> bool:
+    """Whether a value of `name` that does not parse (or is implausible) excludes its business:
+    when the ruleset reads the field, when it is required, or when validation reads it."""
+    return spec.is_read(name) or spec.fields[name].required or YEAR_FIELDS.get(extract) == name
 
 
 def problem_reasons(extract: str, spec: ExtractSpec) -> list[tuple[int, str]]:
     """(bit, reason) for every data problem a row of this extract can have, in report order:
-    unparseable fields in mapping order, then missing required fields."""
+    unparseable fields in mapping order (those that exclude, see `flag_reasons` for the
+    others), then missing required fields."""
     fields = spec.typed_fields()
-    out = [(1 << i, f"unparseable:{extract}.{name}") for i, name in enumerate(fields)]
+    out = [
+        (1 << i, f"unparseable:{extract}.{name}")
+        for i, name in enumerate(fields)
+        if _excludes(extract, spec, name)
+    ]
     out += [
         (1 << (MISSING_SHIFT + i), f"missing:{name}")
         for i, name in enumerate(fields)
         if spec.fields[name].required
     ]
     return out
+
+
+def flag_reasons(extract: str, spec: ExtractSpec) -> list[tuple[int, str]]:
+    """(bit, flag) for the fields no rule reads (SPEC §6): a value there that does not parse, or
+    is implausible, flags the business (`unparseable:<extract>.<field>` in `flags`) instead of
+    excluding it. Empty for a mapping not cut for a run (every field then excludes)."""
+    return [
+        (1 << i, f"unparseable:{extract}.{name}")
+        for i, name in enumerate(spec.typed_fields())
+        if not _excludes(extract, spec, name)
+    ]
 
 
 def _fill(
@@ -129,7 +154,12 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
         raise ValueError(f"at most {MISSING_SHIFT - 1} fields per extract")
     kinds = {name: spec.fields[name].type for name in fields}
     factors = {name: MONEY_FACTOR[spec.fields[name].unit or "元"] for name in fields}
-    steps = {name: fast_steps(pl.col(name), kinds[name], factors[name]) for name in fields}
+    run_date = spec.usage.run_date if spec.usage is not None else None
+    rules = {name: rules_for(spec.fields[name], run_date) for name in fields}
+    steps = {
+        name: fast_steps(pl.col(name), kinds[name], factors[name], rules[name]) for name in fields
+    }
+    numeric = frame.get_column(NUMERIC_CODE) if NUMERIC_CODE in frame.columns else None
     frame = frame.rename({"uscc": "_raw_code"})
     # the first fast step of every column at once (in parallel), on every row
     typed = frame.select(
@@ -145,17 +175,16 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     failed: list[pl.DataFrame] = []
     for i, name in enumerate(fields):
         raw = frame.get_column(name)
-        rest = fast_steps(pl.col("raw"), kinds[name], factors[name])[1:]
-        column, todo, parsed = _fill(
-            typed.get_column(name), raw, rest, parse(pl.col("raw"), kinds[name], factors[name])
-        )
+        rest = fast_steps(pl.col("raw"), kinds[name], factors[name], rules[name])[1:]
+        full = parse(pl.col("raw"), kinds[name], factors[name], rules[name])
+        column, todo, parsed = _fill(typed.get_column(name), raw, rest, full)
         columns[name] = column
         unsures.append(todo)
         if todo.len():
             text = raw.gather(todo)
-            bad = (text.to_frame("raw").select(has_text(pl.col("raw"))).to_series()) & (
-                parsed.is_null()
-            )
+            bad = (
+                text.to_frame("raw").select(has_text(pl.col("raw"), rules[name])).to_series()
+            ) & (parsed.is_null())
             failed.append(
                 pl.DataFrame({"_at": todo.filter(bad), "_text": text.filter(bad)}).with_columns(
                     pl.lit(i, pl.UInt8).alias("_bit"), pl.lit(1 << i, pl.UInt64).alias("_value")
@@ -189,7 +218,14 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
             out.get_column(name).scatter(at, bad_rows.get_column(name))
             for name in ("_bad_mask", "_bad_raw")
         )
-    return out.with_columns(uscc.status(pl.col("uscc")).alias("_code_status"))
+    status = uscc.status(pl.col("uscc"))
+    if numeric is not None:  # a code a workbook stored as a number: its last digits are lost
+        status = (
+            pl.when(pl.lit(numeric).fill_null(False))
+            .then(pl.lit(uscc.NUMERIC, uscc.STATUS))
+            .otherwise(status)
+        )
+    return out.with_columns(status.alias("_code_status"))
 
 
 def bit_mask(bits: list[tuple[int, pl.Expr]]) -> pl.Expr:
@@ -234,10 +270,11 @@ def validate_extract(
 ) -> ValidatedExtract:
     """Type one extract and account for every row.
 
-    Order: unusable codes are rejected; rows of another tax year are rejected; when `known_codes`
-    is given (tax, social), rows whose code is not among them are orphans; then exact duplicates
-    collapse to one row and conflicting duplicate groups are rejected whole (their business is
-    reported as excluded).
+    Order: unusable codes are rejected; rows of another tax year are rejected, and so are the
+    annual rows of a business whose rows differ in report year, all but those of the latest
+    report year not after the run's (`other_year`); when `known_codes` is given (tax, social),
+    rows whose code is not among them are orphans; then exact duplicates collapse to one row and
+    conflicting duplicate groups are rejected whole (their business is reported as excluded).
 
     With `consume`, `raw.frame` is emptied once read, so that the typed rows are copied into the
     kept rows one column at a time, each freed as soon as copied: the extract is then held about
@@ -265,6 +302,9 @@ def validate_extract(
         why = why.when(~code_key.is_in(known.implode())).then(pl.lit(ORPHAN))
     typed = typed.with_columns(why.alias("_why"))
     candidate = pl.col("_why").is_null()
+    year_field = YEAR_FIELDS.get(name)
+    if year_field == "report_year" and year_field in typed.columns:
+        typed = _other_report_years(typed, code_key, report_year)
     # Duplicates are rare: compare whole rows only among the candidate rows whose code occurs
     # more than once, and give every other candidate `_first` and one variant directly. Those
     # rows are found in two steps: a 64-bit hash of the key occurring more than once (fast; it
@@ -293,15 +333,15 @@ def validate_extract(
     dropped = typed.filter(~keep)
     rejected = dropped.filter(reason.is_not_null())
     raw_code = pl.coalesce("_raw_code", "uscc")
-    has_year = "tax_year" in typed.columns
+    has_year = year_field is not None and year_field in typed.columns
     rejects = [
         _reject_frame(
             rejected,
             name,
             files,
-            pl.when(reason == OTHER_YEAR).then(pl.lit("tax_year")).otherwise(pl.lit("uscc")),
+            pl.when(reason == OTHER_YEAR).then(pl.lit(year_field)).otherwise(pl.lit("uscc")),
             pl.when(reason == OTHER_YEAR)
-            .then(pl.col("tax_year").cast(pl.String))
+            .then(pl.col(year_field or "").cast(pl.String))
             .otherwise(raw_code)
             if has_year
             else raw_code,
@@ -337,6 +377,35 @@ def validate_extract(
         conflicts=conflicts,
         accounting=accounting,
         per_file=_per_file(raw, rows, reject_frame),
+        flag_bits=flag_reasons(name, spec),
+    )
+
+
+def _other_report_years(typed: pl.DataFrame, code_key: pl.Expr, report_year: int) -> pl.DataFrame:
+    """Among the candidate annual rows of one business that differ in report year, only those of
+    the latest report year not after the run's stay candidates (or of the earliest, when every
+    one is after it); the others get `_why` = other_year. A row without a report year counts as
+    older than any. Only codes held by several candidate rows are looked at."""
+    candidate = pl.col("_why").is_null()
+    maybe = pl.when(candidate).then(code_key.hash()).is_duplicated() & candidate
+    index = typed.select(maybe.arg_true()).to_series()
+    if index.len() == 0:
+        return typed
+    year = pl.col("report_year")
+    group = typed.select("uscc", "report_year")[index].with_columns(
+        pl.coalesce(
+            pl.when(year <= report_year).then(year).max().over("uscc"), year.min().over("uscc")
+        ).alias("_target"),
+        year.fill_null(-1).n_unique().over("uscc").alias("_years"),
+    )
+    other = group.select(
+        (pl.col("_years") > 1) & (year.is_null() | (year != pl.col("_target"))).fill_null(True)
+    ).to_series()
+    at = index.filter(other)
+    if at.len() == 0:
+        return typed
+    return typed.with_columns(
+        typed.get_column("_why").scatter(at, pl.repeat(OTHER_YEAR, at.len(), eager=True))
     )
 
 

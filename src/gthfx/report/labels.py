@@ -11,7 +11,8 @@ REJECT_REASONS = {
     uscc.MISSING: "缺少统一社会信用代码",
     uscc.MALFORMED: "统一社会信用代码格式错误(长度或字符)",
     uscc.NOT_INDIVIDUAL: "非个体工商户代码(不以92开头)",
-    OTHER_YEAR: "非本次年度的税务记录",
+    uscc.NUMERIC: "统一社会信用代码以数字存储(末几位已丢失)",
+    OTHER_YEAR: "非本次年度的记录",
     ORPHAN: "登记与年报数据中无此户",
     CONFLICT: "同一代码多条记录且内容不一致",
 }
@@ -48,7 +49,9 @@ def reason_labels(plan: RulePlan, sources: SourcesMapping) -> dict[str, str]:
     for extract, spec in sources.extracts.items():
         out[f"{CONFLICT}:{extract}"] = f"{spec.label}数据重复且不一致"
         for name, field in spec.fields.items():
-            out[f"unparseable:{extract}.{name}"] = f"{spec.label}「{field.label}」无法解析"
+            out[f"unparseable:{extract}.{name}"] = (
+                f"{spec.label}「{field.label}」无法解析或超出合理范围"
+            )
             if field.required:
                 out[f"missing:{name}"] = f"缺少必填项「{field.label}」"
     return out

@@ -1,7 +1,9 @@
 """Clerk renderings of a run: CSV (UTF-8 with BOM) and an Excel workbook, with Chinese headers.
 
 Both respect Excel's sheet limit of 1 048 576 rows: a longer table goes to several sheets
-(生存型, 生存型(2), …) and several CSV files (…_2.csv), each with its header row.
+(生存型, 生存型(2), …) and several CSV files (…_2.csv), each with its header row. Neither holds a
+live formula: the workbook writes text as text, and a CSV text cell a spreadsheet would take for
+a formula (`=`, `+`, `-`, `@` first) gets a leading apostrophe (`privacy.neutralise_formulas`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from gthfx.report.privacy import neutralise_formulas
 from gthfx.report.xlsx import XlsxWriter
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, the header included
@@ -77,7 +80,9 @@ class ClerkTables:
             table = to_text(piece)
             if csv:
                 suffix = "" if index == 1 else f"_{index}"
-                table.write_csv(self.folder / f"{name}{suffix}.csv", include_bom=True)
+                neutralise_formulas(table).write_csv(
+                    self.folder / f"{name}{suffix}.csv", include_bom=True
+                )
             if self.book is not None:
                 sheet = name if index == 1 else f"{name}({index})"
                 self.book.add_sheet(sheet[:SHEET_NAME_LIMIT], table)

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
+from gthfx.report.privacy import cut_cells
 from gthfx.report.regions import REGION_NAMES
 from gthfx.rules.plan import NearCheck, RulePlan
 from gthfx.settings.sources import SourcesMapping
@@ -132,9 +133,11 @@ def contested(
 
 
 def district_file(region_code: str | None) -> str:
-    """复核_<区名>_<区划代码>.xlsx, or 复核_未知区划.xlsx for a business without a district."""
+    """复核_<区名>_<区划代码>.xlsx, or 复核_未知区划.xlsx for a business without a district — or
+    whose district code is not a division code (6 or 12 digits): a file name never carries
+    whatever else a clerk typed there (a phone number)."""
     code = re.sub(r"[^0-9A-Za-z]", "", region_code or "")
-    if not code:
+    if not re.fullmatch(r"\d{6}(\d{6})?", code):
         return f"复核_{UNKNOWN_DISTRICT}.xlsx"
     return f"复核_{REGION_NAMES.get(code, '区划')}_{code}.xlsx"
 
@@ -170,10 +173,11 @@ def write_review_workbooks(
         if None in codes:
             in_district = in_district | pl.col("region_code").is_null()
         path = folder / name
+        unknown = name == district_file(None)
         _write_one(
             path,
-            district=REGION_NAMES.get(code or "", code or UNKNOWN_DISTRICT),
-            region_code=code or "",
+            district=UNKNOWN_DISTRICT if unknown else REGION_NAMES.get(code or "", code or ""),
+            region_code="" if unknown else code or "",
             counts=counts.filter(in_district),
             change_counts=change_counts.filter(in_district),
             changes=shown_changes.filter(in_district),
@@ -199,7 +203,10 @@ def _write_one(
     ruleset_id: str,
     run_date: date,
 ) -> None:
-    book = xlsxwriter.Workbook(str(path), {"in_memory": True})
+    # text stays text: never a formula or a link, whatever a value from an extract starts with
+    book = xlsxwriter.Workbook(
+        str(path), {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     book.set_properties(
         {
             "title": f"复核 {district} {run_date.isoformat()}",
@@ -265,7 +272,7 @@ def _write_one(
     change_headers = ["统一社会信用代码", "上次分型", "本次分型", "变动", "变动原因"]
     change_sheet.write_row(0, 0, change_headers, head)
     for index, values in enumerate(
-        changes.sort("uscc")
+        cut_cells(changes.sort("uscc"))
         .select(
             "uscc",
             pl.col("tier_before").replace(TIER_LABELS).fill_null(""),
@@ -289,13 +296,15 @@ def _write_one(
     sheet.write_row(0, 0, all_headers, head)
     n = review.height
     for index, (code, rc, tier, why_reasons, why) in enumerate(
-        review.select(
+        cut_cells(review)
+        .select(
             "uscc",
             pl.col("region_code").fill_null(""),
             pl.col("tier").replace(TIER_LABELS),
             "reasons",
             "why",
-        ).iter_rows(),
+        )
+        .iter_rows(),
         start=1,
     ):
         district_name = REGION_NAMES.get(rc, rc) if rc else UNKNOWN_DISTRICT

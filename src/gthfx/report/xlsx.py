@@ -4,7 +4,9 @@ xlsxwriter writes cell by cell in Python: a million-row result takes minutes. He
 XML is built by Polars string expressions over whole columns, a chunk of rows at a time, and
 streamed into the zip. The workbook is deliberately plain — inline strings, one bold header
 style, a frozen and filtered header row, column widths — which Excel, WPS, LibreOffice,
-openpyxl and calamine all read. Output is deterministic: fixed zip timestamps, no clock.
+openpyxl and calamine all read. Text is always written as text (an inline string, never a
+formula, whatever it starts with), cut to the 32 767 characters a cell holds. Output is
+deterministic: fixed zip timestamps, no clock.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import zipfile
 from pathlib import Path
 
 import polars as pl
+
+from gthfx.report.privacy import CUT_MARK, EXCEL_CELL_CHARS
 
 CHUNK_ROWS = 100_000
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -40,7 +44,14 @@ def escape(text: str) -> str:
 
 
 def _escaped(expr: pl.Expr) -> pl.Expr:
-    # XML 1.0 forbids most control characters; drop them rather than write a broken file
+    # XML 1.0 forbids most control characters; drop them rather than write a broken file. A cell
+    # holds at most 32 767 characters: longer text is cut, and says so.
+    keep = EXCEL_CELL_CHARS - len(CUT_MARK)
+    expr = (
+        pl.when(expr.str.len_chars() > EXCEL_CELL_CHARS)
+        .then(expr.str.slice(0, keep) + CUT_MARK)
+        .otherwise(expr)
+    )
     return (
         expr.str.replace_all(r"[\x00-\x08\x0B\x0C\x0E-\x1F]", "")
         .str.replace_all("&", "&amp;", literal=True)

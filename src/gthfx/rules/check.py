@@ -87,6 +87,7 @@ def check_ruleset(
         columns=columns,
         parameters={n: p.value for n, p in rs.parameters.items() if n not in columns},
         run_date=run_date,
+        personal=frozenset(getattr(field_kinds, "personal", ())),
     )
     trees: dict[tuple[str, int], Node] = {}
     typed: dict[tuple[str, int], Typed] = {}

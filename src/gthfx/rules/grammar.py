@@ -14,7 +14,9 @@
     cmpop   := "==" | "!=" | "<" | "<=" | ">" | ">="
 
 Strings are in double or single quotes; NAME is a field, a derived field, a parameter, or one of
-the built-ins `run_date` and `run_year`. Numbers may use `_` as a digit separator (1_000_000).
+the built-ins `run_date` and `run_year`. Numbers may use `_` as a digit separator (1_000_000) and
+fit in 64 bits. An expression nests at most MAX_DEPTH levels (deeper is a syntax error: split
+it into derived fields), so that no later step runs out of stack.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 KEYWORDS = {"and", "or", "not", "in", "is", "missing", "true", "false"}
+MAX_DEPTH = 64  # levels of nesting an expression may have (a chain `a + b + c` nests too)
+MAX_INT = 2**63 - 1
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 
 _TOKEN = re.compile(
@@ -131,6 +135,17 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.pos = 0
+        self.depth = 0
+
+    def nest(self) -> None:
+        """One level deeper (brackets, `not`, unary minus): refused beyond MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprSyntaxError(
+                f"the expression nests more than {MAX_DEPTH} levels deep: split it into "
+                "derived fields",
+                self.tok.column,
+            )
 
     @property
     def tok(self) -> Token:
@@ -173,7 +188,10 @@ class _Parser:
     def not_(self) -> Node:
         if self.at("not"):
             self.take()
-            return Unary("not", self.not_())
+            self.nest()
+            node = Unary("not", self.not_())
+            self.depth -= 1
+            return node
         return self.test()
 
     def test(self) -> Node:
@@ -215,7 +233,10 @@ class _Parser:
     def unary(self) -> Node:
         if self.at("-"):
             self.take()
-            return Unary("-", self.unary())
+            self.nest()
+            node = Unary("-", self.unary())
+            self.depth -= 1
+            return node
         return self.atom()
 
     def in_items(self) -> ListOf | Name:
@@ -225,6 +246,7 @@ class _Parser:
         return self.list_()
 
     def list_(self) -> ListOf:
+        self.nest()
         self.expect("[")
         items: list[Node] = []
         if not self.at("]"):
@@ -233,6 +255,7 @@ class _Parser:
                 self.take()
                 items.append(self.or_())
         self.expect("]")
+        self.depth -= 1
         return ListOf(tuple(items))
 
     def atom(self) -> Node:
@@ -240,7 +263,13 @@ class _Parser:
         if tok.kind == "number":
             self.take()
             text = tok.text.replace("_", "")
-            return Literal(float(text) if "." in text else int(text))
+            value = float(text) if "." in text else int(text)
+            if abs(value) > MAX_INT:
+                raise ExprSyntaxError(
+                    "the number does not fit in 64 bits (at most 9_223_372_036_854_775_807)",
+                    tok.column,
+                )
+            return Literal(value)
         if tok.kind == "string":
             self.take()
             return Literal(tok.text[1:-1])
@@ -251,6 +280,7 @@ class _Parser:
             self.take()
             if self.at("("):
                 self.take()
+                self.nest()
                 args: list[Node] = []
                 if not self.at(")"):
                     args.append(self.or_())
@@ -258,12 +288,15 @@ class _Parser:
                         self.take()
                         args.append(self.or_())
                 self.expect(")")
+                self.depth -= 1
                 return Call(tok.text, tuple(args), tok.column)
             return Name(tok.text, tok.column)
         if self.at("("):
             self.take()
+            self.nest()
             node = self.or_()
             self.expect(")")
+            self.depth -= 1
             return node
         if self.at("["):
             return self.list_()
@@ -273,7 +306,25 @@ class _Parser:
 
 def parse_expression(text: str) -> Node:
     """Parse one rule expression; raises ExprSyntaxError with a 1-based column."""
-    return _Parser(text).parse()
+    node = _Parser(text).parse()
+    if depth(node) > MAX_DEPTH:  # a long chain (`a + a + … + a`) nests without brackets
+        raise ExprSyntaxError(
+            f"the expression nests more than {MAX_DEPTH} levels deep (a chain of operators "
+            "nests too): split it into derived fields",
+            1,
+        )
+    return node
+
+
+def depth(node: Node) -> int:
+    """How many levels the tree nests (a leaf is 1), counted without recursion."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(current))
+    return deepest
 
 
 def children(node: Node) -> tuple[Node, ...]:

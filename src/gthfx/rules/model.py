@@ -6,6 +6,7 @@ Unknown and duplicate keys are errors; dates are ISO `YYYY-MM-DD` strings, never
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,19 @@ class Parameter(_Strict):
     value: int | float | str | bool | list[str] | list[int]
     unit: str = Field(min_length=1)
     source: str = Field(min_length=1)
+
+    @field_validator("value")
+    @classmethod
+    def _fits(cls, value: object) -> object:
+        """Numbers fit in 64 bits and are finite: every engine holds them."""
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                continue
+            if isinstance(item, int) and abs(item) > 2**63 - 1:
+                raise ValueError("the number does not fit in 64 bits")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError("the number is not finite")
+        return value
 
 
 class Derived(_Strict):

@@ -126,13 +126,14 @@ def build_plan(
     run_date: date,
     *,
     loaded: SourcesMapping | None = None,
+    strict: bool = False,
 ) -> RulePlan:
     """Parse and type-check every expression of a ruleset for the fields of `sources` and the run
     date; the first problem is a `RulesError` naming the file and the rule. `loaded` is the
     mapping the frames to type were loaded with (their problem masks follow its fields); by
     default, `sources` cut down to what this ruleset needs (`SourcesMapping.for_typing`)."""
     checked = check_ruleset(ruleset_file, sources.field_types(), run_date)
-    return plan_of(checked, sources, loaded=loaded)
+    return plan_of(checked, sources, loaded=loaded, strict=strict)
 
 
 def compile_for(options: RunOptions) -> tuple[SourcesMapping, RulePlan]:
@@ -140,7 +141,7 @@ def compile_for(options: RunOptions) -> tuple[SourcesMapping, RulePlan]:
     checked before any data is read."""
     sources = load_sources(options.sources)
     ruleset = model.ruleset_in_force(options.rules, options.run_date)
-    plan = build_plan(ruleset, sources, options.run_date)
+    plan = build_plan(ruleset, sources, options.run_date, strict=options.strict)
     return plan.sources, plan
 
 
@@ -205,13 +206,17 @@ def _outcome_schema(
 
 
 def plan_of(
-    checked: Checked, sources: SourcesMapping, *, loaded: SourcesMapping | None = None
+    checked: Checked,
+    sources: SourcesMapping,
+    *,
+    loaded: SourcesMapping | None = None,
+    strict: bool = False,
 ) -> RulePlan:
     """The plan of a checked ruleset (see `build_plan`); its first problem, if it has one, is a
     `RulesError`."""
     raise_first(checked)
     if loaded is None:
-        loaded = sources.for_typing(set(_reads(checked)))
+        loaded = sources.for_typing(set(_reads(checked)), run_date=checked.run_date, strict=strict)
     rs = checked.source.ruleset
     dtypes: dict[str, pl.DataType] = {
         name: POLARS_TYPES[kind] for name, kind in checked.field_kinds.items()

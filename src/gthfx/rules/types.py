@@ -60,6 +60,7 @@ class Scope:
     parameters: dict[str, object]
     run_date: date
     used_parameters: set[str] = field(default_factory=set)
+    personal: frozenset[str] = frozenset()  # personal fields: never readable by a rule
 
     def names(self) -> list[str]:
         return [*self.columns, *self.parameters, *BUILTINS]
@@ -238,6 +239,10 @@ class _List:
 
 
 def _unknown(name: Name, scope: Scope) -> CompileError:
+    if name.name in scope.personal:
+        return CompileError(
+            f"`{name.name}` is personal data and cannot be used in rules", name.column
+        )
     close = difflib.get_close_matches(name.name, scope.names(), n=1)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     return CompileError(f"unknown name `{name.name}`{hint}", name.column)

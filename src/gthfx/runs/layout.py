@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from gthfx.errors import RunError
+from gthfx.errors import RunError, os_problem
 
 LOCK_NAME = ".gthfx.lock"
 
@@ -19,12 +20,23 @@ LOCK_NAME = ".gthfx.lock"
 @contextlib.contextmanager
 def run_lock(out: Path) -> Iterator[None]:
     """Hold an exclusive lock on `out` for the whole run; a second run refuses at once."""
+    if glob.has_magic(str(out)):  # run files are read back by path: a [ ] would be a pattern
+        raise RunError(
+            f"{out}: an output folder whose path holds [ ], * or ? is not supported",
+            hint="choose an --out without those characters",
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     path = out / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only or forbidden folder
+        raise RunError(
+            f"{out}: cannot write in the output folder ({exc.strerror})",
+            hint="choose another --out, or make the folder writable",
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,6 +86,26 @@ def staging_folder(out: Path, run_date: date) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+@contextlib.contextmanager
+def writing(target: Path, run_date: date) -> Iterator[None]:
+    """Around the writing of a run folder: a full disk or a read-only folder (`os_problem`)
+    becomes one clear RunError, and the half-written staging folder goes at once — the
+    previous run folder is never touched before the final rename."""
+    try:
+        yield
+    except Exception as exc:
+        problem = os_problem(exc)
+        if problem is None:
+            raise
+        shutil.rmtree(
+            target.parent / f".staging-{run_date.isoformat()}-{os.getpid()}", ignore_errors=True
+        )
+        raise RunError(
+            f"{target}: the run folder could not be written ({problem}); nothing was replaced",
+            hint="free disk space or fix the folder's permissions, then run again",
+        ) from None
 
 
 def commit(staging: Path, target: Path) -> None:

@@ -9,7 +9,8 @@ every version up to it: an older layout is upgraded, step by step, into the curr
 (`UPGRADES`); a newer one is refused, never guessed at. Any change to what a manifest holds — a key
 added, removed, renamed, or a value that means something else — raises `MANIFEST_VERSION` and adds
 an upgrade from the version before. Version 0 is what gthfx 0.1.0 wrote before manifests carried
-a version: the same keys as version 1, without `manifest_version`.
+a version: the keys of version 1 without `manifest_version` and without the warnings (the run's,
+and each input file's `sheet` and `warnings`).
 
 Written deterministically: keys sorted, UTF-8, indented by 2, one final newline. I/O-free: the
 run folder reader (`runs.reader`) does the reading.
@@ -83,6 +84,8 @@ class InputRecord(_Record):
     columns: dict[str, str]  # canonical field → header found in the file
     ignored_columns: tuple[str, ...]
     accounting: AccountingRecord
+    sheet: str | None = None  # the workbook sheet read (XLSX)
+    warnings: tuple[str, ...] = ()  # what the file could be read despite (merged cells, …)
 
 
 class RunSettings(_Record):
@@ -136,6 +139,9 @@ class Manifest(_Record):
     files: dict[str, str]  # every other file of the folder → SHA-256
     timings_seconds: dict[str, float]
     settings: RunSettings
+    warnings: tuple[
+        str, ...
+    ] = ()  # what the run could be done despite (every file's, and the run's)
     # a recheck's own (None, and left out of the file, for a classify run)
     base_run: str | None = None
     base_run_absolute: str | None = None
@@ -169,8 +175,16 @@ class Manifest(_Record):
 
 
 def _from_version_0(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 0 (gthfx 0.1.0 before versioning) holds version 1's keys, with the same meaning."""
-    return data
+    """Version 0 (gthfx 0.1.0 before versioning) holds version 1's keys with the same meaning,
+    but for the warnings version 1 records: none were recorded, so none (`warnings`, and each
+    input's `sheet` and `warnings`)."""
+    out = {**data, "warnings": data.get("warnings", [])}
+    if isinstance(data.get("inputs"), list):  # a missing or broken `inputs` stays as it is
+        out["inputs"] = [
+            {"sheet": None, "warnings": [], **item} if isinstance(item, dict) else item
+            for item in data["inputs"]
+        ]
+    return out
 
 
 # version N → a function turning a version-N mapping into a version-(N+1) one

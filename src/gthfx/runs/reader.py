@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from gthfx.errors import GthfxError, InputError, RulesError, RunError
 from gthfx.ingest.load import sha256_of
 from gthfx.rules.model import RulesetFile, load_ruleset
+from gthfx.runs.integrity import check_readable, unreadable
 from gthfx.runs.manifest import MANIFEST_NAME, Manifest, upgrade
 from gthfx.settings.yamlio import pydantic_location
 from gthfx.vocab import OUTCOME_FILES
@@ -157,7 +158,8 @@ class Run:
 
 def open_run(path: Path) -> Run:
     """The run folder at `path`, opened: a `RunError` names a folder that does not exist, has no
-    readable manifest, was written by a newer gthfx than this one, or lacks a data file."""
+    readable manifest, was written by a newer gthfx than this one, or lacks or has a damaged
+    data file."""
     if not path.is_dir():
         raise RunError(
             f"{path}: no such run folder",
@@ -192,6 +194,9 @@ def open_run(path: Path) -> Run:
     for name in DATA_FILES:
         if not (path / name).is_file():
             raise RunError(f"{path / name}: missing; {path} is not a complete gthfx run folder")
+    # every data file's footer read now (cheap): a damaged file is named with its run, here,
+    # rather than surfacing later from a lazy read as a Parquet reader's error
+    check_readable([path / name for name in DATA_FILES])
     return Run(path=path, manifest=manifest)
 
 
@@ -214,7 +219,14 @@ def outcome_paths(run_dir: Path) -> list[Path]:
 
 
 def read_outcomes_files(paths: list[Path]) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed")
+    return pl.concat([_read(p) for p in paths], how="diagonal_relaxed")
+
+
+def _read(path: Path) -> pl.DataFrame:
+    try:
+        return pl.read_parquet(path, glob=False)
+    except Exception:  # a damaged file: which run, and how (checked against its manifest)
+        raise unreadable(path) from None
 
 
 __all__ = ["DATA_FILES", "Run", "open_run", "outcome_paths", "read_outcomes", "read_outcomes_files"]

@@ -83,7 +83,7 @@ def write_run(
         return as_text_table(
             piece.with_columns(
                 _words("reasons", reasons),
-                _words("flags", FLAGS),
+                _words("flags", {**reasons, **FLAGS}),  # unparseable:… of fields no rule reads
                 region_name(pl.col("region_code")).alias("district"),
                 pl.col("decided").replace_strict({True: "是", False: "否"}, return_dtype=pl.String),
             ),
@@ -230,7 +230,9 @@ def _manifest(
             rows=info.rows,
             columns=info.columns,
             ignored_columns=tuple(info.ignored_columns),
-            accounting=_accounting(run.per_file[info.path]),
+            accounting=_accounting(run.per_file[info.key]),
+            sheet=info.sheet,
+            warnings=tuple(info.warnings),
         )
         for info in run.files
     )

@@ -61,6 +61,7 @@ class RunOptions(BaseModel):
     # the app: settings sit below the engines and cannot ask it
     engine: str = "polars"
     memory_limit: str | None = None  # the DuckDB engine's cap (e.g. "2GB")
+    strict: bool = False  # a field the ruleset reads that a file lacks is an error (--strict)
 
     @property
     def duckdb_memory_limit(self) -> str:
@@ -94,10 +95,16 @@ def load_config(path: Path | None) -> ProjectConfig:
 
 def expand(patterns: list[str], run_date: date, base: Path, extract: str) -> tuple[Path, ...]:
     """Fill the templates, resolve against `base`, expand globs; a pattern matching nothing is
-    an error (a missing district file must not go unnoticed)."""
+    an error (a missing district file must not go unnoticed). A file that exists under the
+    name as written is that file, even when its name holds `[ ]` or `{ }`; a glob never picks
+    Excel's owner files (`~$….xlsx`, there while a workbook is open)."""
     values = {"year": run_date.year, "report_year": run_date.year - 1, "date": run_date.isoformat()}
     out: list[Path] = []
     for pattern in patterns:
+        literal = Path(pattern) if Path(pattern).is_absolute() else base / pattern
+        if literal.is_file():
+            out.append(literal)
+            continue
         try:
             filled = pattern.format(**values)
         except (KeyError, IndexError, ValueError):
@@ -109,7 +116,9 @@ def expand(patterns: list[str], run_date: date, base: Path, extract: str) -> tup
         if not path.is_absolute():
             path = base / path
         if glob.has_magic(str(path)):
-            matches = sorted(Path(p) for p in glob.glob(str(path)))
+            matches = sorted(
+                Path(p) for p in glob.glob(str(path)) if not Path(p).name.startswith("~$")
+            )
             if not matches:
                 raise ConfigError(f"extracts.{extract}: no file matches {path}")
             out.extend(matches)
