@@ -448,16 +448,25 @@ tiers:
 """
 
 
-def small_run(base: Path, annual: list[str], *, rules: Path = RULES, folder: str = "in") -> Path:
+def small_run(
+    base: Path,
+    annual: list[str],
+    *,
+    rules: Path = RULES,
+    folder: str = "in",
+    runs: str = "runs",
+    against: Path | None = None,
+) -> Path:
     extracts = write_csv_extracts(
         base / folder, annual, "纳税人识别号,所属年度,销售额\n", "单位统一社会信用代码,参保人数\n"
     )
     options = RunOptions(
         run_date=date(2024, 7, 1),
         inputs={k: (v,) for k, v in extracts.items()},
-        out=base / "runs",
+        out=base / runs,
         rules=rules,
         excel=False,
+        against=against,
     )
     return classify(options).run_dir
 
@@ -467,6 +476,30 @@ def annual_row(code: str, region: str, industry: str = "F5211", staff: str = "2"
         f"{code},店,张三,,,{region},{industry},2018-01-01,存续,2023,2024-02-01,开业,{staff},5,0,"
         "否,否,"
     )
+
+
+def test_a_business_counts_in_its_district_of_now_and_a_gone_one_in_its_last(
+    tmp_path: Path,
+) -> None:
+    moved, gone, stays = "92420102MA4K1B2C9D", "92420104MA4K1B2C9A", "92420105MA4K1B2C9B"
+    before = small_run(
+        tmp_path,
+        [annual_row(moved, "420102"), annual_row(gone, "420104"), annual_row(stays, "420105")],
+        folder="a",
+        runs="runs-a",
+    )
+    after = small_run(
+        tmp_path,
+        [annual_row(moved, "420103"), annual_row(stays, "420105")],
+        folder="b",
+        runs="runs-b",
+        against=before,
+    )
+    moves = {r["区划"]: r for r in records(by_id(build_report(after))["f-moves"])}
+    assert set(moves) == {"江汉区", "硚口区", "汉阳区", "合计"}  # not 江岸区: it moved away
+    assert moves["江汉区"]["未变"] == 1 and moves["江汉区"]["上次户数"] == 1
+    assert moves["硚口区"]["消失"] == 1 and moves["硚口区"]["本次户数"] == 0
+    assert moves["合计"]["未变"] == 2
 
 
 def test_missing_indicator_columns_are_said_not_guessed(tmp_path: Path) -> None:

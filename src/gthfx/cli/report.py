@@ -46,16 +46,17 @@ def report_command(
     opens offline, with Chinese charts and their data tables, and one Excel workbook with the
     same tables.
 
-    Shares by tier overall, by district and by industry section (GB/T 4754 门类); transitions
-    since the previous run (or --against), with 新增 and 消失, and the moves per district;
-    employees and insured staff by tier and district; the trend over every earlier run in the
-    runs folder; exclusions and rejected rows per reason; 名特优新 figures from --register.
+    Tiers overall, by district and by industry section (GB/T 4754 门类).
 
-    Every figure has its definition; the run date, ruleset id and the inputs' SHA-256 are in the
-    footnotes. The same run gives byte-identical files.
+    Transitions since the previous run (or --against), with 新增 and 消失; moves per district.
 
-    RUN and --against are run folders, or run dates found in the runs folder of gthfx.yaml
-    (out:, else runs/).
+    Employees and insured staff by tier and district; the trend over the runs folder.
+
+    Exclusions and rejected rows per reason; 名特优新 figures from --register.
+
+    Every figure has its definition; run date, ruleset and input SHA-256 are in the footnotes.
+
+    The same run gives byte-identical files. RUN and --against: a run folder, or its date.
 
     Example: gthfx report --run runs/2024-07-01 --out reports
 

@@ -181,7 +181,7 @@ def bar_chart(
         return _columns(svg_id, title, desc, categories, series, mode=mode, unit=unit)
     stacked = mode != "grouped"
     label_w = max([text_width(c) for c in categories] + [24.0]) + 10
-    value_w = 0.0 if mode == "percent" else 64.0
+    value_w = 24.0 if mode == "percent" else 64.0  # room for the last tick, or the values
     plot_x = label_w
     plot_w = max(WIDTH - label_w - value_w, 240.0)
     legend, legend_h = _legend(series, 0)
