@@ -49,10 +49,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _BROWSER_RAN.append(report.nodeid)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """A last line nobody can miss when the browser test was collected but skipped (no
-    Chromium): the report was then not opened in a real browser. CI sets
-    GTHFX_REQUIRE_BROWSER=1, which makes that a failure instead (see tests/report)."""
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The last lines of the session, after pytest's own summary, when the browser test was
+    collected but skipped (no Chromium): the report was then not opened in a real browser. CI
+    sets GTHFX_REQUIRE_BROWSER=1, which makes that a failure instead (see tests/report)."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
     if _BROWSER_SKIPS:
         terminalreporter.write_sep("!", "THE BROWSER TEST DID NOT RUN", red=True, bold=True)
         for line in _BROWSER_SKIPS:

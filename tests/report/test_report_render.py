@@ -160,7 +160,7 @@ def document(figures: tuple[Figure, ...]) -> Document:
                 id="s1", title=f"一、{HOSTILE}", intro=HOSTILE, figures=figures, notes=(HOSTILE,)
             ),
             Section(id="s2", title="二、空", intro="x", empty=f"暂无数据:{HOSTILE}"),
-        ),  # fmt: skip
+        ),
         source=((HOSTILE, f"C:\\数据\\{HOSTILE}.csv SHA-256 ab12"),),
         source_line=HOSTILE,
         generator="gthfx test",
@@ -223,7 +223,7 @@ def test_the_missing_text_of_a_figure_is_used() -> None:
 def test_sheets_hold_the_tables_with_a_first_sheet_of_definitions() -> None:
     doc = document((figure(), figure(id="f2", title="同名[表]/:*?")))
     sheets = document_sheets(doc)
-    assert [name for name, _ in sheets][0] == "说明"
+    assert sheets[0][0] == "说明"
     assert sheets[1][1].equals(doc.figures()[0].table)
     about = sheets[0][1]
     assert about.columns == ["项目", "内容"]

@@ -1,6 +1,8 @@
-"""The monitoring report as plain data: sections of numbered figures, each a table (Chinese
-headers, the values as shown) with its definition and, where one helps, a chart drawn from that
-same table's columns; the run's provenance for the footnotes. The HTML page (`report.html`) and
+"""The monitoring report as plain data: sections of numbered figures, each a table with its
+definition and, where one helps, a chart drawn from that same table's columns.
+
+Tables have Chinese headers and hold the values as shown; the document carries the run's
+provenance for the footnotes. The HTML page (`report.html`) and
 the workbook (`document_sheets`) are two renderings of one `Document`, so a chart, its table and
 its sheet cannot disagree.
 
