@@ -70,7 +70,7 @@ def categories_section(register: Path | None, on: date) -> Section:
     )
     grid = numbers.by_category_district
     by_district = _category_districts(grid)
-    words = "".join(f"{v}。" for v in definitions.values())
+    words = "".join(v.rstrip("。") + "。" for v in definitions.values())
     return Section(
         id="s-categories",
         title=title,
@@ -80,8 +80,8 @@ def categories_section(register: Path | None, on: date) -> Section:
                 id="f-cat-overall",
                 title="名特优新认定概况",
                 table=summary,
-                definition=words + "比例 = 户数 ÷ 认定户数 × 100;无认定时暂无数据。",
-                missing=NO_DATA,
+                definition=words + "比例 = 户数 ÷ 认定户数 × 100(认定户次、认定户数不计比例)。",
+                note=None if overall["businesses"] else f"截至该日没有有效认定,比例{NO_DATA}。",
                 source=f"名特优新名录 {register.name},截至 {on.isoformat()}",
             ),
             Figure(
