@@ -192,3 +192,24 @@ def test_a_real_register(runs: Path, tmp_path: Path) -> None:
     per = {r["类别"]: r for r in tables["f-cat-categories"]}
     assert per["知名"]["认定户次"] == 2 and per["优质"]["党员经营户比例(%)"] == 100.0
     assert [r["合计"] for r in tables["f-cat-districts"]] == [2, 1, 3]
+
+
+def test_the_register_of_the_project_config_is_the_default(
+    runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gthfx.cli.main import app
+
+    asked: list[Any] = []
+    stand_in(monkeypatch, numbers(date(2026, 7, 1)), asked)
+    config = tmp_path / "gthfx.yaml"
+    config.write_text(f"out: {runs}\ncategories: cats\n", encoding="utf-8")
+    args = ["report", "--run", "2026-07-01", "--out", str(tmp_path / "r"), "--config", str(config)]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert asked == []  # cats/register does not exist: no register, 暂无数据
+    (tmp_path / "cats" / "register").mkdir(parents=True)
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert asked == [(tmp_path / "cats" / "register", date(2026, 7, 1))]

@@ -12,7 +12,7 @@ from rich.console import Console
 from gthfx.app.report import ReportOptions, write_report
 from gthfx.cli import params
 from gthfx.errors import ConfigError
-from gthfx.settings.config import resolve_settings
+from gthfx.settings.config import load_config, resolve_settings
 
 
 def report_command(
@@ -37,7 +37,11 @@ def report_command(
     ] = None,
     register: Annotated[
         Path | None,
-        typer.Option("--register", help="The 名特优新 register folder, for its numbers."),
+        typer.Option(
+            "--register",
+            help="The 名特优新 register folder (default: <categories>/register of gthfx.yaml, "
+            "when it exists).",
+        ),
     ] = None,
     config: params.Config = None,
     quiet: params.Quiet = False,
@@ -65,6 +69,10 @@ def report_command(
     Example: gthfx report --run runs/2024-07-01 --register categories/register --out reports
     """
     runs = resolve_settings(config).out
+    if register is None:  # the register of gthfx.yaml's categories folder, when there is one
+        cfg = load_config(config)
+        configured = cfg.base / cfg.categories / "register"
+        register = configured if configured.is_dir() else None
     run = params.run_folder(run, runs)
     if against is not None:
         against = params.run_folder(against, runs)

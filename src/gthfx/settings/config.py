@@ -30,6 +30,7 @@ class ProjectConfig(BaseModel):
 
     out: str = "runs"
     rules: str = "rules"
+    categories: str = "categories"  # 名特优新: yearly cycle folders and the register
     sources: str | None = None
     encoding: str | None = None
     excel: bool = True
