@@ -279,10 +279,6 @@ def _columns(
     legend, legend_h = _legend(series, 0)
     top = legend_h + 14
     plot_h = 220.0
-    axis_w = 56.0
-    plot_w = WIDTH - axis_w - 8
-    band = plot_w / max(len(categories), 1)
-    bar_w = min(band * 0.6, 80.0)
     totals = [
         sum(v or 0 for v in vals) if stacked else max([v or 0 for v in vals] + [0])
         for vals in zip(*(s.values for s in series), strict=True)
@@ -291,6 +287,10 @@ def _columns(
     ticks = [0.0, 20.0, 40.0, 60.0, 80.0, 100.0] if mode == "percent" else None
     if ticks is None:
         ticks = nice_ticks(max(totals), integer=integer)
+    axis_w = max(text_width(tick(t, unit)) for t in ticks) + 12
+    plot_w = WIDTH - axis_w - 8
+    band = plot_w / max(len(categories), 1)
+    bar_w = min(band * 0.6, 80.0)
     scale = plot_h / ticks[-1]
     height = top + plot_h + 30
     base = top + plot_h
