@@ -124,7 +124,7 @@ def build_report(
     typed = counts[t.TYPED_TOTAL]
     keys = [
         ("分型批次", m.run_date.isoformat()),
-        ("登记户数(含不参与分型)", f"{counts[t.TOTAL]:,}"),
+        ("全部户数(含不参与分型)", f"{counts[t.TOTAL]:,}"),
         ("参与分型户数", f"{typed:,}"),
         *((f"{TIER_LABELS[x]}占参与分型", _percent(counts[TIER_LABELS[x]], typed)) for x in TIERS),
         ("不参与分型户数", f"{counts[TIER_LABELS[EXCLUDED]]:,}"),
