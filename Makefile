@@ -14,10 +14,29 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-## demo: type the shipped samples — last year's run first, then this year's, with its change log
+## demo: type the shipped samples — last year's run first, then this year's, with its change log —
+## then the whole 名特优新 cycle: last year's screening, publicity and certification, this year's
+## evaluation of the register, this year's cycle, the register as of 1 December and its figures
+S22 := samples/2022/categories
+S23 := samples/2023/categories
 demo: install
 	$(BIN)/gthfx classify --date 2023-07-01 --force
 	$(BIN)/gthfx classify --date 2024-07-01 --force
+	rm -rf categories
+	$(BIN)/gthfx categories screen --run runs/2023-07-01 --date 2023-10-15 \
+	  --applications $(S22)/applications.csv --evidence $(S22)/evidence.xlsx --records $(S22)/records.csv
+	$(BIN)/gthfx categories publicize categories/2023-10-15/screening --start 2023-10-23
+	$(BIN)/gthfx categories certify categories/2023-10-15/screening --objections $(S22)/objections.csv \
+	  --date 2023-11-28 --by 武汉市市场监督管理局 --document "武市监〔2023〕88号"
+	$(BIN)/gthfx categories evaluate --date 2024-10-15 --run runs/2024-07-01 \
+	  --evidence $(S23)/evidence.xlsx --records $(S23)/records.csv --by 武汉市市场监督管理局
+	$(BIN)/gthfx categories screen --run runs/2024-07-01 --date 2024-10-15 \
+	  --applications $(S23)/applications.csv --evidence $(S23)/evidence.xlsx --records $(S23)/records.csv
+	$(BIN)/gthfx categories publicize categories/2024-10-15/screening --start 2024-10-21
+	$(BIN)/gthfx categories certify categories/2024-10-15/screening --objections $(S23)/objections.csv \
+	  --date 2024-11-28 --by 武汉市市场监督管理局 --document "武市监〔2024〕88号"
+	$(BIN)/gthfx categories register --date 2024-12-01
+	$(BIN)/gthfx categories numbers --date 2024-12-01
 
 ## test: every gate CI runs — lint, format check, types, then the whole test suite
 test: install lint typecheck pytest
@@ -72,4 +91,4 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.lock
 
 .PHONY: test-spark
 test-spark: install $(SPARK_STAMP)
-	$(BIN)/python -m pytest -q -m spark tests/test_spark.py
+	$(BIN)/python -m pytest -q -m spark tests/engines/test_spark.py

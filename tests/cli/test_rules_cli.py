@@ -43,6 +43,19 @@ def test_show_prints_the_ruleset_in_force_with_its_parameters() -> None:
     assert out.index("growth.standard") < out.index("survival.default")
 
 
+def test_show_lists_the_near_threshold_checks_of_the_review_workbooks() -> None:
+    """Every `review:` declaration of the ruleset in force, with its tier and range."""
+    code, out = invoke("rules", "show", "--date", "2024-07-01")
+    assert code == 0
+    near = out[out.index("复核提示") :]
+    rows = [line for line in near.splitlines() if "_min_" in line]
+    assert len(rows) == 7  # the reference ruleset declares seven
+    sales = next(line for line in rows if "development_min_sales_yuan" in line)
+    assert "sales_yuan" in sales and "发展型" in sales and "10 %" in sales
+    years = next(line for line in rows if "growth_min_years" in line)
+    assert "years_in_business" in years and "成长型" in years and "1" in years
+
+
 def test_show_picks_the_baseline_for_2023() -> None:
     code, out = invoke("rules", "show", "--date", "2023-07-01")
     assert code == 0 and "hubei-reference-2023-baseline" in out

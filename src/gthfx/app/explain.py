@@ -24,7 +24,7 @@ from gthfx.engines.memory import prepare_extracts, type_joined
 from gthfx.errors import ConfigError
 from gthfx.ingest import uscc
 from gthfx.ingest.load import RawExtract, load_extract
-from gthfx.ingest.validate import ValidatedExtract, validate_extract
+from gthfx.ingest.validate import ValidatedExtract, validate_in_order
 from gthfx.report.labels import FLAGS, REJECT_REASONS, reason_labels
 from gthfx.report.regions import REGION_NAMES
 from gthfx.rules.grammar import names_in
@@ -285,21 +285,12 @@ def _clause(clause: ClauseTrace, row: Mapping[str, Any], ctx: _Context) -> Claus
 
 
 def _validate(ctx: _Context) -> dict[str, ValidatedExtract]:
-    """Each extract validated as `engines.memory.prepare_extracts` does (annual first; its codes
-    are the known ones for tax and social), for the rows each one used."""
-    year = ctx.run_date.year - 1
-    validated: dict[str, ValidatedExtract] = {}
-    known: pl.Series | None = None
-    for extract in EXTRACTS:
-        checked = validate_extract(
-            ctx.raws[extract], ctx.sources.extracts[extract], report_year=year, known_codes=known
+    """Exactly as the engine validates (`ingest.validate.validate_in_order`)."""
+    return dict(
+        validate_in_order(
+            ctx.raws.__getitem__, ctx.sources.extracts, report_year=ctx.run_date.year - 1
         )
-        validated[extract] = checked
-        if extract == "annual":
-            known = pl.concat(
-                [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
-            )
-    return validated
+    )
 
 
 def _outcome(row: dict[str, Any], words: dict[str, str]) -> Outcome:

@@ -2,29 +2,25 @@
 暂无数据 without a register.
 
 SPEC §10, seed 二(五)、二(六): entries, and the shares of 党员经营户 and of 全国/省级先进个体工商户
-among them, per category and per district.
-
-The figures come from the register's own API, `gthfx.app.categories.register.category_numbers`,
-looked up when a register is given (see `category_api`).
+among them, per category and per district — from the register's own API,
+`gthfx.app.categories.register.category_numbers` (the entries in force on the date).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from gthfx.app import report_tables as t
-from gthfx.errors import ConfigError
+from gthfx.app.categories.register import category_numbers
 from gthfx.report.document import NO_DATA, Chart, Figure, Section
 from gthfx.report.regions import region_name
 from gthfx.report.svg import CIVIDIS_4, MEASURE_COLOURS
+from gthfx.rules.criteria import CATEGORIES, CATEGORY_LABELS
 
-CATEGORY_WORDS = {"known": "知名", "distinctive": "特色", "quality": "优质", "emerging": "新兴"}
+CATEGORY_WORDS = {c: CATEGORY_LABELS[c] for c in CATEGORIES}  # in the register's order
 
 
 def categories_section(register: Path | None, on: date) -> Section:
@@ -41,7 +37,6 @@ def categories_section(register: Path | None, on: date) -> Section:
             intro=intro,
             empty=f"{NO_DATA}:未指定名特优新名录(gthfx report --register DIR)。",
         )
-    category_numbers = category_api()
     numbers = category_numbers(register, on)
     definitions: dict[str, str] = dict(numbers.definitions)
     overall = numbers.overall
@@ -158,17 +153,3 @@ def _category_districts(grid: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(c).sum().cast(pl.Int64) for c in [*labels, t.TOTAL]),
     )
     return pl.concat([table, total])
-
-
-def category_api() -> Callable[[Path, date], Any]:
-    """`gthfx.app.categories.register.category_numbers`, the 名特优新 register's figures (SPEC
-    §10). Looked up when a register is given: the register arrives with the categories
-    feature; a gthfx without it says so."""
-    try:
-        module = importlib.import_module("gthfx.app.categories.register")
-    except ModuleNotFoundError:
-        raise ConfigError(
-            "--register: this gthfx has no 名特优新 register (gthfx.app.categories)",
-            hint="leave out --register; the report then shows 暂无数据 for 名特优新",
-        ) from None
-    return module.category_numbers

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from gthfx import __version__
+from gthfx.cli.categories import categories_app
 from gthfx.cli.classify import classify_command
 from gthfx.cli.compile_sql import compile_sql_command
 from gthfx.cli.diff import diff_command
@@ -38,6 +39,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
     ("recheck", recheck_command),
     ("review", review_app),
     ("compile-sql", compile_sql_command),
+    ("categories", categories_app),
     ("report", report_command),
 )
 

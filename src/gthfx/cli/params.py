@@ -24,14 +24,15 @@ from gthfx.rules.to_sql import DIALECTS
 # ---- the date type -----------------------------------------------------------------------------
 
 
-def parse_date(value: str | date) -> date:
-    """`--date YYYY-MM-DD` as a date; anything else is a `ConfigError` (exit 2)."""
+def parse_date(value: str | date, option: str = "--date") -> date:
+    """`--date YYYY-MM-DD` (or another date option) as a date; anything else is a `ConfigError`
+    (exit 2) naming the option."""
     if isinstance(value, date):  # a default already converted
         return value
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ConfigError(f"--date {value!r} is not a date (YYYY-MM-DD)") from None
+        raise ConfigError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def date_option(help: str) -> Any:

@@ -12,7 +12,7 @@ from rich.console import Console
 from gthfx.app.report import ReportOptions, write_report
 from gthfx.cli import params
 from gthfx.errors import ConfigError
-from gthfx.settings.config import load_config, resolve_settings
+from gthfx.settings.config import resolve_settings
 
 
 def report_command(
@@ -68,10 +68,10 @@ def report_command(
 
     Example: gthfx report --run runs/2024-07-01 --register categories/register --out reports
     """
-    runs = resolve_settings(config).out
+    settings = resolve_settings(config)
+    runs = settings.out
     if register is None:  # the register of gthfx.yaml's categories folder, when there is one
-        cfg = load_config(config)
-        configured = cfg.base / cfg.categories / "register"
+        configured = settings.categories / "register"
         register = configured if configured.is_dir() else None
     run = params.run_folder(run, runs)
     if against is not None:

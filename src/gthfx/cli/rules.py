@@ -10,12 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gthfx.app.categories.cases import load_category_cases, run_category_case
 from gthfx.app.rule_cases import run_case
 from gthfx.cli import params
 from gthfx.errors import RulesError
 from gthfx.rules.cases import CaseResult, load_cases
+from gthfx.rules.criteria_lint import lint_criteria
 from gthfx.rules.lint import has_errors, lint_rules
-from gthfx.rules.model import ruleset_in_force
+from gthfx.rules.model import CRITERIA_PREFIX, ruleset_in_force
 from gthfx.settings.config import resolve_settings
 from gthfx.settings.sources import load_sources
 from gthfx.vocab import TIER_LABELS
@@ -100,6 +102,13 @@ def show_command(
     for i, t in enumerate(rs.tiers, 1):
         tiers.add_row(str(i), t.id, TIER_LABELS[t.tier], t.label, t.when or "默认 default")
     console.print(tiers)
+    near = Table(title="复核提示 near-threshold checks (review workbooks: just below a tier)")
+    for column in ("指标 indicator", "参数 parameter", "分型", "范围 within"):
+        near.add_column(column, overflow="fold")
+    for n in rs.review:
+        within = f"{_show(100 * n.share)} %" if n.share is not None else f"{_show(n.units)}"
+        near.add_row(n.indicator, n.parameter, TIER_LABELS[n.tier], within)
+    console.print(near)
 
 
 @rules_app.command("check")
@@ -115,6 +124,10 @@ def check_command(
     them), overlapping or gapped effective dates. Each finding names the file, the line and the
     rule. Exit 0 when there are no errors (warnings are printed, not fatal), 2 when there is one.
 
+    The 名特优新 criteria files of the folder (categories-*.yaml) are linted too: expressions,
+    parameters, procedure parameters, and words compared with a coded field that its
+    vocabulary does not hold.
+
     Example: gthfx rules check
 
     Field names are those of the sources mapping: the shipped one, with `sources:` of gthfx.yaml
@@ -124,7 +137,13 @@ def check_command(
     """
     settings = resolve_settings(config, rules=rules, sources=sources)
     location = settings.rules
-    findings = lint_rules(location, load_sources(settings.sources))
+    mapping = load_sources(settings.sources)
+    if location.is_file() and location.name.startswith(CRITERIA_PREFIX):
+        findings = lint_criteria(location, mapping.category_extracts)
+    else:
+        findings = lint_rules(location, mapping)
+        if location.is_dir():  # the 名特优新 criteria files beside the rulesets
+            findings += lint_criteria(location, mapping.category_extracts)
     console = _console()
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
@@ -177,12 +196,24 @@ def test_command(
         files = [case_location]
     elif case_location.is_dir():
         files = sorted(p for p in case_location.glob("*.yaml") if not p.name.startswith("_"))
+        files += sorted((case_location / "categories").glob("*.yaml"))
     else:
         raise RulesError(f"{case_location}: no such case file or folder")
     if not files:
         raise RulesError(f"{case_location}: no case files (*.yaml) found")
     mapping = load_sources(settings.sources)
-    results = [run_case(case, location, mapping) for f in files for case in load_cases(f)]
+    category_files = [f for f in files if _category_cases(f)]
+    category_results = [
+        run_category_case(case, location, mapping)
+        for f in category_files
+        for case in load_category_cases(f)
+    ]
+    results = [
+        run_case(case, location, mapping)
+        for f in files
+        if f not in category_files
+        for case in load_cases(f)
+    ]
     console = _console()
     table = Table(title=f"规则用例 rule cases ({case_location})")
     table.add_column("文件 file", overflow="fold")
@@ -190,7 +221,18 @@ def test_command(
     table.add_column("结果", justify="center", overflow="fold")
     for r in results:
         table.add_row(r.case.file.name, r.case.name, "✓" if r.passed else "✗")
+    for c in category_results:
+        table.add_row(c.case.file.name, c.case.name, "✓" if c.passed else "✗")
     console.print(table)
+    for c in category_results:
+        if not c.passed:
+            console.print(
+                f"\n✗ {c.case.file}: {c.case.name} (screening date {c.case.on})", style="red"
+            )
+            for (code, category), want in c.expected.items():
+                got = c.actual.get((code, category), {})
+                console.print(f"  {code} {category}: expected {want}, got {got}", markup=False)
+    failed_categories = sum(not c.passed for c in category_results)
     failed = [r for r in results if not r.passed]
     for r in failed:
         console.print(f"\n✗ {r.case.file}: {r.case.name} (run date {r.case.run_date})", style="red")
@@ -201,12 +243,19 @@ def test_command(
             continue
         for d in r.trace.derived:
             console.print(f"  {d.id} {d.label} = {_show(d.value)}", markup=False)
-        for c in r.trace.conditions:
-            state = "未计算 not evaluated" if c.holds is None else _holds(c.holds)
-            console.print(f"  基础条件 {c.id} {c.label}: {state}")
+        for cond in r.trace.conditions:
+            state = "未计算 not evaluated" if cond.holds is None else _holds(cond.holds)
+            console.print(f"  基础条件 {cond.id} {cond.label}: {state}")
         for t in r.trace.tiers:
             state = "默认 default" if t.holds is None else _holds(t.holds)
             console.print(f"  分型规则 {t.id} ({TIER_LABELS[t.tier]}): {state}")
-    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    if failed:
+    total = len(results) + len(category_results)
+    bad = len(failed) + failed_categories
+    console.print(f"{total - bad} passed, {bad} failed")
+    if bad:
         raise typer.Exit(2)
+
+
+def _category_cases(path: Path) -> bool:
+    """名特优新 case files: under a `categories` folder, or named categories-*.yaml."""
+    return path.parent.name == "categories" or path.name.startswith(CRITERIA_PREFIX)

@@ -36,6 +36,13 @@ def samples_command(
         20240701
     ),
     fmt: SamplesFormatOption = params.SamplesFormat.MIXED,
+    categories: Annotated[
+        bool,
+        typer.Option(
+            "--categories/--no-categories",
+            help="Also write the 名特优新 applications, evidence, records and objections.",
+        ),
+    ] = True,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -46,7 +53,9 @@ def samples_command(
     ] = None,
 ) -> None:
     """Write realistic synthetic extracts: Wuhan districts, GB/T 4754 industry codes, Chinese
-    headers, messy values and a sprinkle of every data problem.
+    headers, messy values and a sprinkle of every data problem — and, for each year, the 名特优新
+    applications, evidence, records and objections of its population (every boundary of SPEC
+    §10) under <report_year>/categories/.
 
     Example: gthfx samples --rows 2000 --out samples --years 2
 
@@ -58,7 +67,13 @@ def samples_command(
         resolve_settings(config)
     try:
         result = generate_samples(
-            rows, out, run_date=run_date, years=years, seed=seed, fmt=fmt.value
+            rows,
+            out,
+            run_date=run_date,
+            years=years,
+            seed=seed,
+            fmt=fmt.value,
+            categories=categories,
         )
     except ValueError as exc:  # the generator's own argument checks
         raise ConfigError(f"gthfx samples: {exc}") from None

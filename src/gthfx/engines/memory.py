@@ -6,6 +6,7 @@ to end. Also the typing steps that what-if, explain and rule cases reuse on fram
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,7 +18,12 @@ from gthfx.engines.base import Correct, FrameTable, TypedRun
 from gthfx.ingest import uscc
 from gthfx.ingest.join import join_extracts
 from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
-from gthfx.ingest.validate import Accounting, ValidatedExtract, type_rows, validate_extract
+from gthfx.ingest.validate import (
+    Accounting,
+    ValidatedExtract,
+    type_rows,
+    validate_in_order,
+)
 from gthfx.progress import Reporter
 from gthfx.rules.plan import RulePlan, compile_for
 from gthfx.rules.to_polars import apply_plan, with_reasons
@@ -194,36 +200,35 @@ def prepare_extracts(
     """Validate and join extracts. Each extract is read only when its turn comes and its raw text
     is dropped once typed, so at most one raw extract is in memory at a time."""
     reporter = reporter or Reporter(quiet=True)
-    year = compiled.run_date.year - 1
-    validated: dict[str, ValidatedExtract] = {}
     files: list[FileInfo] = []
-    known: pl.Series | None = None
-    for extract in EXTRACTS:
-        spec = sources.extracts[extract]
+
+    def read(extract: str) -> RawExtract:
         raw = readers[extract]()
+        files.extend(raw.files)
         # a handle of our own, which validation empties as it goes (the reader's is left as it
         # is): the typed rows are then freed column by column unless the reader keeps them
-        own = RawExtract(name=raw.name, frame=raw.frame, files=raw.files, typed=raw.typed)
-        files.extend(raw.files)
-        del raw
-        with reporter.stage(f"validate_{extract}", f"校验 {spec.label} validating {extract}"):
-            checked = validate_extract(own, spec, report_year=year, known_codes=known, consume=True)
-        del own
+        return RawExtract(name=raw.name, frame=raw.frame, files=raw.files, typed=raw.typed)
+
+    def stage(extract: str) -> AbstractContextManager[object]:
+        label = sources.extracts[extract].label
+        return reporter.stage(f"validate_{extract}", f"校验 {label} validating {extract}")
+
+    validated: dict[str, ValidatedExtract] = {}
+    in_order = validate_in_order(
+        read, sources.extracts, report_year=compiled.run_date.year - 1, consume=True, stage=stage
+    )
+    for extract, checked in in_order:
         validated[extract] = checked
         acc = checked.accounting
         reporter.info(
             f"extract={extract} files={len(checked.per_file)} read={acc.read} "
             f"used={acc.used} rejected={acc.rejected} collapsed={acc.collapsed}"
         )
-        if extract == "annual":
-            known = pl.concat(
-                [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
-            )
+    del in_order  # annual's codes for the orphan check: not to be held through the join
     with reporter.stage("join", "归集 joining"):
         rejects = pl.concat([v.rejects for v in validated.values()]).sort("extract", "file", "row")
         accounting = {name: v.accounting for name, v in validated.items()}
         per_file = {path: acc for v in validated.values() for path, acc in v.per_file.items()}
-        del known  # annual's codes for the orphan check: not to be held through the join
         joined = join_extracts(
             validated.pop("annual"), validated.pop("tax"), validated.pop("social"), consume=True
         )

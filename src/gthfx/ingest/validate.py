@@ -6,6 +6,8 @@ rows read = rows used + rows rejected + duplicates collapsed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ import polars as pl
 from gthfx.ingest import uscc
 from gthfx.ingest.load import RawExtract
 from gthfx.ingest.parse import fast_steps, has_text, parse, parse_fast
-from gthfx.settings.sources import MONEY_FACTOR, ExtractSpec
+from gthfx.settings.sources import EXTRACTS, MONEY_FACTOR, ExtractSpec
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR, REJECT_SCHEMA
 
 
@@ -352,3 +354,32 @@ def _per_file(raw: RawExtract, rows: pl.DataFrame, rejects: pl.DataFrame) -> dic
             collapsed=info.rows - n_used - n_rejected,
         )
     return out
+
+
+def validate_in_order(
+    read: Callable[[str], RawExtract],
+    specs: Mapping[str, ExtractSpec],
+    *,
+    report_year: int,
+    consume: bool = False,
+    stage: Callable[[str], AbstractContextManager[object]] | None = None,
+) -> Iterator[tuple[str, ValidatedExtract]]:
+    """Validate every extract in the order of `EXTRACTS`, annual first: the codes annual keeps
+    (its used rows and its conflicting groups) are the known codes of tax and social, whose other
+    rows are orphans. `read(extract)` is called only when the extract's turn comes, and the raw
+    handle it returns is dropped once validated (with `consume`, emptied column by column as it
+    goes), so at most one raw extract is in memory at a time. `stage(extract)` wraps each
+    validation (progress reporting)."""
+    known: pl.Series | None = None
+    for extract in EXTRACTS:
+        raw = read(extract)
+        with stage(extract) if stage is not None else nullcontext():
+            checked = validate_extract(
+                raw, specs[extract], report_year=report_year, known_codes=known, consume=consume
+            )
+        del raw
+        if extract == "annual":
+            known = pl.concat(
+                [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
+            )
+        yield extract, checked

@@ -19,6 +19,9 @@ from gthfx.settings.yamlio import load_yaml, pydantic_location
 from gthfx.vocab import TierId
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+# files named categories-*.yaml in a rules folder hold 名特优新 criteria (`rules.criteria`), not
+# typing rulesets
+CRITERIA_PREFIX = "categories-"
 
 
 class _Strict(BaseModel):
@@ -170,7 +173,9 @@ def ruleset_files(location: Path) -> list[Path]:
     if location.is_file():
         return [location]
     if location.is_dir():
-        return sorted(p for p in location.glob("*.yaml") if not p.name.startswith("_"))
+        return sorted(
+            p for p in location.glob("*.yaml") if not p.name.startswith(("_", CRITERIA_PREFIX))
+        )
     raise RulesError(f"{location}: no such ruleset file or folder")
 
 

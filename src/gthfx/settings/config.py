@@ -147,6 +147,7 @@ class ProjectSettings(BaseModel):
     sources: Path | None  # a sources mapping over the shipped one; None: the shipped one
     encoding: str | None  # the forced CSV encoding; None: detected per file
     excel: bool  # write the Excel workbooks
+    categories: Path  # 名特优新: the yearly cycle folders and the register
     inputs: dict[str, tuple[Path, ...]] = Field(default_factory=dict)  # files per extract
 
 
@@ -158,6 +159,7 @@ def resolve_settings(
     sources: Path | None = None,
     encoding: str | None = None,
     excel: bool | None = None,
+    categories: Path | None = None,
     run_date: date | None = None,
     extracts: Mapping[str, Sequence[Path] | None] | None = None,
     every_extract: bool = True,
@@ -192,5 +194,6 @@ def resolve_settings(
         else (cfg.base / cfg.sources if cfg.sources else None),
         encoding=encoding or cfg.encoding,
         excel=excel if excel is not None else cfg.excel,
+        categories=categories if categories is not None else cfg.base / cfg.categories,
         inputs=inputs,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -14,6 +14,9 @@ from gthfx.settings.yamlio import load_yaml, pydantic_location
 
 FieldType = Literal["code", "text", "int", "decimal", "date", "bool"]
 EXTRACTS: tuple[str, ...] = ("annual", "tax", "social")
+# the extracts of the 名特优新 procedure (SPEC §10): items, several rows per business; kept apart
+# from the typing extracts so that no ruleset can read them and typing never loads them
+CATEGORY_EXTRACTS: tuple[str, ...] = ("applications", "evidence", "records", "objections")
 MONEY_FACTOR = {"元": 1, "万元": 10_000}
 
 
@@ -68,12 +71,16 @@ class SourcesMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     extracts: dict[str, ExtractSpec]
+    category_extracts: dict[str, ExtractSpec] = {}
 
     @model_validator(mode="after")
     def _check(self) -> SourcesMapping:
         missing = [e for e in EXTRACTS if e not in self.extracts]
         if missing:
             raise ValueError(f"missing extract(s): {', '.join(missing)}")
+        missing = [e for e in CATEGORY_EXTRACTS if e not in self.category_extracts]
+        if self.category_extracts and missing:
+            raise ValueError(f"missing category extract(s): {', '.join(missing)}")
         return self
 
     def for_typing(self, reads: set[str]) -> SourcesMapping:
@@ -129,17 +136,24 @@ def load_sources(override: Path | None = None) -> SourcesMapping:
     if override is None:
         return _parse(base, base_path)
     user = load_yaml(override, SourcesError)
-    if not isinstance(user, dict) or not isinstance(user.get("extracts"), dict):
+    if not isinstance(user, dict) or not (
+        isinstance(user.get("extracts"), dict) or isinstance(user.get("category_extracts"), dict)
+    ):
         raise SourcesError(f"{override}: expected a mapping with a top-level key `extracts`")
-    merged = {name: dict(spec) for name, spec in base["extracts"].items()}
-    for name, spec in user["extracts"].items():
-        if not isinstance(spec, dict):
-            raise SourcesError(f"{override}: extracts.{name}: expected a mapping")
-        target = merged.setdefault(name, {"label": spec.get("label", name), "fields": {}})
-        if "label" in spec:
-            target["label"] = spec["label"]
-        target["fields"] = {**target.get("fields", {}), **(spec.get("fields") or {})}
-        unknown = set(spec) - {"label", "fields"}
-        if unknown:
-            raise SourcesError(f"{override}: extracts.{name}: unknown key(s) {sorted(unknown)}")
-    return _parse({"extracts": merged}, override)
+    out: dict[str, Any] = {}
+    for section in ("extracts", "category_extracts"):
+        merged = {name: dict(spec) for name, spec in (base.get(section) or {}).items()}
+        for name, spec in (user.get(section) or {}).items():
+            if not isinstance(spec, dict):
+                raise SourcesError(f"{override}: {section}.{name}: expected a mapping")
+            target = merged.setdefault(name, {"label": spec.get("label", name), "fields": {}})
+            if "label" in spec:
+                target["label"] = spec["label"]
+            target["fields"] = {**target.get("fields", {}), **(spec.get("fields") or {})}
+            unknown = set(spec) - {"label", "fields"}
+            if unknown:
+                raise SourcesError(
+                    f"{override}: {section}.{name}: unknown key(s) {sorted(unknown)}"
+                )
+        out[section] = merged
+    return _parse(out, override)

@@ -44,6 +44,10 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 import polars as pl
 
+from gthfx.report.xlsx import write_xlsx
+from gthfx.tools.category_samples import HEADERS as CATEGORY_HEADERS
+from gthfx.tools.category_samples import CategoryRows, category_rows
+
 __all__ = ["CHUNK_ROWS", "EXTRA_HEADERS", "SamplesResult", "generate_samples"]
 
 Format = Literal["mixed", "csv", "parquet"]
@@ -1475,8 +1479,13 @@ def generate_samples(
     years: int = 1,
     seed: int = 20240701,
     fmt: Literal["mixed", "csv", "parquet"] = "mixed",
+    categories: bool = False,
 ) -> SamplesResult:
     """Write synthetic `annual`, `tax` and `social` extracts under ``out/<report_year>/``.
+
+    With ``categories``, also the 名特优新 extracts of each year under
+    ``out/<report_year>/categories/`` (`applications`, `evidence`, `records`, `objections`; see
+    `category_samples`), for a screening on 15 October of the run's year.
 
     ``rows`` is the number of businesses in the latest annual extract (the files also hold the
     deliberate duplicates, enterprise rows and orphans). ``years`` > 1 adds the runs of the
@@ -1507,6 +1516,7 @@ def generate_samples(
             folder = out / str(d.year - 1) / extract
             sinks[(k, extract)] = _ExtractSink(folder, extract, k, fmt, created)
     styles = [_styles(seed, k) for k in range(years)]
+    category_parts = [CategoryRows() for _ in range(years)]
 
     try:
         for chunk, start in enumerate(range(0, n_total, CHUNK_ROWS)):
@@ -1526,10 +1536,70 @@ def generate_samples(
                     social, r, styles[k]["social"], force, orphan_base + n_total, seed
                 )
                 sinks[(k, "social")].write(df)
+                if categories:
+                    rows_k = category_rows(
+                        annual,
+                        tax,
+                        social,
+                        run_dates[k],
+                        screening_date(run_dates[k]),
+                        _rng(seed, 9, chunk, k),
+                        force,
+                    )
+                    for name in CATEGORY_HEADERS:
+                        getattr(category_parts[k], name).extend(getattr(rows_k, name))
     finally:
         files: dict[str, list[Path]] = {}
         counts: dict[str, int] = {}
         for (k, extract), sink in sinks.items():
             key = f"{run_dates[k].year - 1}/{extract}"
             files[key], counts[key] = sink.close()
+    if categories:
+        for k, d in enumerate(run_dates):
+            written = _write_categories(
+                out / str(d.year - 1) / "categories", category_parts[k], fmt
+            )
+            for name, (path, n) in written.items():
+                files[f"{d.year - 1}/{name}"] = [path]
+                counts[f"{d.year - 1}/{name}"] = n
     return SamplesResult(files=dict(sorted(files.items())), rows=dict(sorted(counts.items())))
+
+
+def screening_date(run_date: date) -> date:
+    """The screening date the category samples of a run are made for: 15 October of its year."""
+    return date(run_date.year, 10, 15)
+
+
+_OWN_CATEGORY_FILES = re.compile(
+    r"^(applications|evidence|records|objections)\.(csv|xlsx|parquet)$"
+)
+
+
+def _write_categories(
+    folder: Path, parts: CategoryRows, fmt: Format
+) -> dict[str, tuple[Path, int]]:
+    """The four category extracts of one year: in the mixed layout applications as CSV (UTF-8
+    with BOM), evidence as XLSX, records as CSV in GB18030 (CRLF) and objections as CSV; else
+    all CSV (UTF-8) or Parquet. Chinese headers of the shipped sources mapping."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in folder.iterdir():
+        if f.is_file() and _OWN_CATEGORY_FILES.match(f.name):
+            f.unlink()
+    out: dict[str, tuple[Path, int]] = {}
+    for name, frame in parts.frames().items():
+        table = frame.rename(CATEGORY_HEADERS[name])
+        if fmt == "parquet":
+            path = folder / f"{name}.parquet"
+            table.write_parquet(path)
+        elif fmt == "mixed" and name == "evidence":
+            path = folder / f"{name}.xlsx"
+            write_xlsx(path, [("佐证", table)], title="佐证")
+        elif fmt == "mixed" and name == "records":
+            path = folder / f"{name}.csv"
+            text = table.write_csv(None, line_terminator="\r\n")
+            path.write_bytes(text.encode("gb18030"))
+        else:
+            path = folder / f"{name}.csv"
+            table.write_csv(path, include_bom=fmt == "mixed" and name == "applications")
+        out[name] = (path, table.height)
+    return out
