@@ -32,3 +32,41 @@ def sample_inputs() -> Callable[[int | str], dict[str, tuple[Path, ...]]]:
 @pytest.fixture(scope="session")
 def sample_options() -> Callable[..., Any]:
     return support.sample_options
+
+
+# ---- the browser test: say plainly when it did not run ---------------------------------------
+
+_BROWSER_SKIPS: list[str] = []
+_BROWSER_RAN: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "browser" not in report.keywords:
+        return
+    if report.skipped and isinstance(report.longrepr, tuple):
+        _BROWSER_SKIPS.append(f"{report.nodeid}: {report.longrepr[2]}")
+    elif report.when == "call":
+        _BROWSER_RAN.append(report.nodeid)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The last lines of the session, after pytest's own summary, when the browser test was
+    collected but skipped (no Chromium): the report was then not opened in a real browser. CI
+    sets GTHFX_REQUIRE_BROWSER=1, which makes that a failure instead (see tests/report)."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
+    if _BROWSER_SKIPS:
+        terminalreporter.write_sep("!", "THE BROWSER TEST DID NOT RUN", red=True, bold=True)
+        for line in _BROWSER_SKIPS:
+            terminalreporter.write_line(f"  {line}", red=True)
+        terminalreporter.write_line(
+            "  install it (Debian: apt-get install chromium fonts-wqy-microhei) to open the "
+            "monitoring report in headless Chromium; CI requires it (GTHFX_REQUIRE_BROWSER=1)",
+            red=True,
+        )
+    elif _BROWSER_RAN:
+        terminalreporter.write_line(
+            f"browser test ran in headless Chromium ({len(_BROWSER_RAN)} test(s))"
+        )

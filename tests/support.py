@@ -75,3 +75,32 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "COLUMNS": "200"},
         check=False,
     )
+
+
+def generated_runs(
+    base: Path, *, rows: int = 600, years: int = 3, last: date = date(2026, 7, 1), seed: int = 11
+) -> Path:
+    """Synthetic extracts of `years` yearly runs (the last on `last`) generated into
+    `base/extracts`, each year classified in order into `base/runs` (each run's change log
+    against the one before); the runs folder. The reference ruleset is in force from 2024-07-01."""
+    from gthfx.app.classify import classify
+    from gthfx.tools.samples import generate_samples
+
+    generated = generate_samples(
+        rows, base / "extracts", run_date=last, years=years, seed=seed, fmt="csv"
+    )
+    runs = base / "runs"
+    for k in reversed(range(years)):
+        run_date = last.replace(year=last.year - k)
+        year = run_date.year - 1
+        inputs = {e: tuple(generated.files[f"{year}/{e}"]) for e in EXTRACTS}
+        options = RunOptions(
+            run_date=run_date,
+            inputs=inputs,
+            out=runs,
+            rules=RULES,
+            excel=False,
+            command=("gthfx", "classify"),
+        )
+        classify(options)
+    return runs

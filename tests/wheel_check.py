@@ -16,7 +16,7 @@ Steps (each timed):
    `samples`, `rules check/test/show`, `compile-sql`, `classify` on both engines (and `diff --check`
    between them: same outcomes), `explain` (from the run and fresh), `review import` of the review
    workbooks the run wrote, `recheck` with one decision (and `diff --check` against the base:
-   something changed), `diff`, `simulate`.
+   something changed), `diff`, `simulate`, `report` of the recheck.
 
 Usage: `python tests/wheel_check.py [--keep]` (`make wheel-check`; CI runs it after `make test`).
 Needs only the Python running it and PyPI (for the locked wheels and the build backend).
@@ -190,6 +190,8 @@ def run_commands(tmp: Path, venv: Path) -> None:
         "runs/2024-09-30", "--check", expect=1)  # fmt: skip
     run("simulate", "simulate", "--date", "2024-07-01", "--set",
         "development_min_sales_yuan=2000000", "--out", "what-if.xlsx", "--quiet")  # fmt: skip
+    run("report (the recheck: transitions against its base, a trend of three runs)", "report",
+        "--run", "2024-09-30", "--out", "reports", "--quiet")  # fmt: skip
 
 
 def _first_code(path: Path) -> str:

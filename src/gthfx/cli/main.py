@@ -21,6 +21,7 @@ from gthfx.cli.compile_sql import compile_sql_command
 from gthfx.cli.diff import diff_command
 from gthfx.cli.explain import explain_command
 from gthfx.cli.recheck import recheck_command
+from gthfx.cli.report import report_command
 from gthfx.cli.review import review_app
 from gthfx.cli.rules import rules_app
 from gthfx.cli.samples import samples_command
@@ -39,6 +40,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
     ("review", review_app),
     ("compile-sql", compile_sql_command),
     ("categories", categories_app),
+    ("report", report_command),
 )
 
 app = typer.Typer(

@@ -1,2 +1,2 @@
-"""Report: what people read — Chinese labels, district names, clerk tables, Excel workbooks and the
-review workbooks."""
+"""Report: what people read — Chinese labels, district names, clerk tables, Excel workbooks, the
+review workbooks and the monitoring report's page and charts."""

@@ -45,7 +45,13 @@ COLUMN_HEADERS = {
 
 def reason_labels(plan: RulePlan, sources: SourcesMapping) -> dict[str, str]:
     """Every reason code a run can produce → its Chinese wording."""
-    out: dict[str, str] = {c.id: c.label for c in plan.conditions}
+    return {c.id: c.label for c in plan.conditions} | data_problem_labels(sources)
+
+
+def data_problem_labels(sources: SourcesMapping) -> dict[str, str]:
+    """The reason codes of data problems (missing, unparseable, conflicting duplicates) →
+    their Chinese wording: what a run's reasons say beyond its ruleset's basic conditions."""
+    out: dict[str, str] = {}
     for extract, spec in sources.extracts.items():
         out[f"{CONFLICT}:{extract}"] = f"{spec.label}数据重复且不一致"
         for name, field in spec.fields.items():
