@@ -5,9 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from gthfx.ingest import uscc
-from gthfx.ingest.validate import ValidatedExtract
-
-EMPTY_LIST = pl.lit([], pl.List(pl.String))
+from gthfx.ingest.validate import ValidatedExtract, bit_mask
 
 
 def join_extracts(
@@ -74,21 +72,10 @@ def join_extracts(
             .alias(f"_conflict_{extract.name}"),
         )
     bits = [(e.name, bit, flag) for e in (annual, tax, social) for bit, flag in e.flag_bits]
-    mismatch = pl.col("_code_status") == uscc.CHECK_MISMATCH
-    flags: pl.Expr = (
-        pl.when(mismatch)
-        .then(pl.lit([uscc.CHECK_MISMATCH], pl.List(pl.String)))
-        .otherwise(EMPTY_LIST)
-    )
-    if bits:
-        flagged = pl.any_horizontal((pl.col(f"_pm_{e}") & bit) != 0 for e, bit, _ in bits)
-        if joined.select(flagged.any()).item():  # rare: build the lists only when needed
-            words = [pl.when(mismatch).then(pl.lit(uscc.CHECK_MISMATCH))]
-            words += [
-                pl.when((pl.col(f"_pm_{e}") & bit) != 0).then(pl.lit(flag)) for e, bit, flag in bits
-            ]
-            flags = pl.concat_list(words).list.drop_nulls()
-    return joined.with_columns(flags.alias("flags")).drop("_code_status")
+    checks = [(pl.col("_code_status") == uscc.CHECK_MISMATCH, uscc.CHECK_MISMATCH)]
+    checks += [((pl.col(f"_pm_{e}") & bit) != 0, flag) for e, bit, flag in bits]
+    flags = _flag_lists(joined, checks)
+    return joined.with_columns(flags).drop("_code_status")
 
 
 def _keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -96,3 +83,21 @@ def _keys(frame: pl.DataFrame) -> pl.DataFrame:
     strings) when every code has one — as every validated code does."""
     keys = frame.select("uscc", uscc.key(pl.col("uscc")).alias("_key"))
     return keys if keys.get_column("_key").null_count() == 0 else keys.drop("_key")
+
+
+def _flag_lists(frame: pl.DataFrame, checks: list[tuple[pl.Expr, str]]) -> pl.Series:
+    """`flags` for every row of `frame`: the words of the checks that hold, in order. A list per
+    row built row by row cost seconds and gigabytes at ten million rows; the lists are built once
+    per distinct combination of checks (there are few) and joined back, as the reasons are."""
+    if len(checks) > 64:  # more flags than one mask holds (no mapping comes near): row by row
+        words = [pl.when(check).then(pl.lit(word)) for check, word in checks]
+        return frame.select(pl.concat_list(words).list.drop_nulls().alias("flags")).to_series()
+    mask = frame.select(bit_mask([(k, check) for k, (check, _) in enumerate(checks)]).alias("_f"))
+    words = [
+        pl.when(pl.col("_f") & (1 << k) != 0).then(pl.lit(word))
+        for k, (_, word) in enumerate(checks)
+    ]
+    combos = mask.unique().with_columns(pl.concat_list(words).list.drop_nulls().alias("flags"))
+    return mask.join(
+        combos, on="_f", how="left", maintain_order="left", nulls_equal=True
+    ).get_column("flags")
