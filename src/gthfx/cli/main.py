@@ -19,11 +19,13 @@ from gthfx.cli.classify import classify_command
 from gthfx.cli.compile_sql import compile_sql_command
 from gthfx.cli.diff import diff_command
 from gthfx.cli.explain import explain_command
+from gthfx.cli.policies import policies_app
 from gthfx.cli.recheck import recheck_command
 from gthfx.cli.review import review_app
 from gthfx.cli.rules import rules_app
 from gthfx.cli.samples import samples_command
 from gthfx.cli.simulate import simulate_command
+from gthfx.cli.support import support_command
 from gthfx.errors import GthfxError
 
 # every command, in the order of the README: name → a command function or a group of them
@@ -37,6 +39,8 @@ COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
     ("recheck", recheck_command),
     ("review", review_app),
     ("compile-sql", compile_sql_command),
+    ("support", support_command),
+    ("policies", policies_app),
 )
 
 app = typer.Typer(

@@ -5,15 +5,18 @@ from __future__ import annotations
 import unicodedata
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gthfx.errors import SourcesError
 from gthfx.settings.yamlio import load_yaml, pydantic_location
 
 FieldType = Literal["code", "text", "int", "decimal", "date", "bool"]
 EXTRACTS: tuple[str, ...] = ("annual", "tax", "social")
+# the extracts of the inspection draw (双随机, SPEC §11): kept apart from the typing extracts so
+# that no ruleset can read them and typing never loads them
+SAMPLING_EXTRACTS: tuple[str, ...] = ("inspections", "risk", "inspectors")
 MONEY_FACTOR = {"元": 1, "万元": 10_000}
 
 
@@ -39,18 +42,23 @@ class FieldSpec(BaseModel):
 
 
 class ExtractSpec(BaseModel):
-    """One extract: a label and its fields (the first is the key, `uscc`)."""
+    """One extract: a label and its fields; `key` names the field that identifies a row's
+    subject — `uscc` (of type code) for every extract of businesses, another field for an extract
+    of something else (the inspectors of the draw: `inspector_id`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     label: str
     fields: dict[str, FieldSpec]
+    key: str = "uscc"
 
     @model_validator(mode="after")
     def _check(self) -> ExtractSpec:
-        key = self.fields.get("uscc")
-        if key is None or key.type != "code":
+        key = self.fields.get(self.key)
+        if self.key == "uscc" and (key is None or key.type != "code"):
             raise ValueError("every extract needs a field `uscc` of type code")
+        if key is None:
+            raise ValueError(f"the key `{self.key}` is not among the fields")
         return self
 
     def personal_fields(self) -> list[str]:
@@ -68,12 +76,16 @@ class SourcesMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     extracts: dict[str, ExtractSpec]
+    sampling_extracts: dict[str, ExtractSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> SourcesMapping:
         missing = [e for e in EXTRACTS if e not in self.extracts]
         if missing:
             raise ValueError(f"missing extract(s): {', '.join(missing)}")
+        missing = [e for e in SAMPLING_EXTRACTS if e not in self.sampling_extracts]
+        if self.sampling_extracts and missing:
+            raise ValueError(f"missing sampling extract(s): {', '.join(missing)}")
         return self
 
     def for_typing(self, reads: set[str]) -> SourcesMapping:
@@ -118,6 +130,10 @@ def _parse(raw: object, path: Path) -> SourcesMapping:
         ) from None
 
 
+# the top-level sections of a mapping file, each merged field by field over the shipped one
+SECTIONS = ("extracts", "sampling_extracts")
+
+
 def default_sources_path() -> Path:
     return Path(str(resources.files("gthfx") / "defaults" / "sources.yaml"))
 
@@ -129,17 +145,23 @@ def load_sources(override: Path | None = None) -> SourcesMapping:
     if override is None:
         return _parse(base, base_path)
     user = load_yaml(override, SourcesError)
-    if not isinstance(user, dict) or not isinstance(user.get("extracts"), dict):
+    if not isinstance(user, dict) or not any(isinstance(user.get(k), dict) for k in SECTIONS):
         raise SourcesError(f"{override}: expected a mapping with a top-level key `extracts`")
-    merged = {name: dict(spec) for name, spec in base["extracts"].items()}
-    for name, spec in user["extracts"].items():
-        if not isinstance(spec, dict):
-            raise SourcesError(f"{override}: extracts.{name}: expected a mapping")
-        target = merged.setdefault(name, {"label": spec.get("label", name), "fields": {}})
-        if "label" in spec:
-            target["label"] = spec["label"]
-        target["fields"] = {**target.get("fields", {}), **(spec.get("fields") or {})}
-        unknown = set(spec) - {"label", "fields"}
-        if unknown:
-            raise SourcesError(f"{override}: extracts.{name}: unknown key(s) {sorted(unknown)}")
-    return _parse({"extracts": merged}, override)
+    out: dict[str, Any] = {}
+    for section in SECTIONS:
+        merged = {name: dict(spec) for name, spec in (base.get(section) or {}).items()}
+        for name, spec in (user.get(section) or {}).items():
+            if not isinstance(spec, dict):
+                raise SourcesError(f"{override}: {section}.{name}: expected a mapping")
+            target = merged.setdefault(name, {"label": spec.get("label", name), "fields": {}})
+            for key in ("label", "key"):
+                if key in spec:
+                    target[key] = spec[key]
+            target["fields"] = {**target.get("fields", {}), **(spec.get("fields") or {})}
+            unknown = set(spec) - {"label", "fields", "key"}
+            if unknown:
+                raise SourcesError(
+                    f"{override}: {section}.{name}: unknown key(s) {sorted(unknown)}"
+                )
+        out[section] = merged
+    return _parse(out, override)
