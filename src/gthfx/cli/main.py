@@ -23,6 +23,7 @@ from gthfx.cli.policies import policies_app
 from gthfx.cli.recheck import recheck_command
 from gthfx.cli.review import review_app
 from gthfx.cli.rules import rules_app
+from gthfx.cli.sample import sample_app
 from gthfx.cli.samples import samples_command
 from gthfx.cli.simulate import simulate_command
 from gthfx.cli.support import support_command
@@ -41,6 +42,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
     ("compile-sql", compile_sql_command),
     ("support", support_command),
     ("policies", policies_app),
+    ("sample", sample_app),
 )
 
 app = typer.Typer(
