@@ -19,6 +19,7 @@ from gthfx.cli.classify import classify_command
 from gthfx.cli.compile_sql import compile_sql_command
 from gthfx.cli.diff import diff_command
 from gthfx.cli.explain import explain_command
+from gthfx.cli.export import export_app
 from gthfx.cli.policies import policies_app
 from gthfx.cli.recheck import recheck_command
 from gthfx.cli.review import review_app
@@ -43,6 +44,7 @@ COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
     ("support", support_command),
     ("policies", policies_app),
     ("sample", sample_app),
+    ("export", export_app),
 )
 
 app = typer.Typer(
