@@ -1,6 +1,7 @@
-"""The 名特优新 register as the support and export commands read it: the entries in force on a
-date, from `gthfx.app.categories.register.entries_in_force` (issue 10), checked and cut down to
-`uscc, category, valid_from, valid_to, evaluation_from`, sorted.
+"""The 名特优新 register as the support and export commands read it: the entries in force on a date.
+
+They come from `gthfx.app.categories.register.entries_in_force` (issue 10), checked and cut down
+to `uscc, category, valid_from, valid_to, evaluation_from`, sorted.
 
 The register is kept by the categories commands, which may not be part of this build: the module
 is imported when a register is named, and its absence is a `ConfigError`, not a crash.

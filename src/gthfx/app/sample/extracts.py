@@ -1,9 +1,10 @@
-"""The extracts of the inspection draw — inspections (检查记录), credit-risk classes (信用风险分类)
-and inspectors (执法检查人员) — read like the typing extracts: any number of CSV (UTF-8,
-UTF-8 with BOM, GB18030), XLSX or Parquet files, headers matched through the sources mapping
-(`sampling_extracts`), messy values cleaned, and every row that cannot be used rejected with its
-file, row, field, raw value and reason. For each extract: rows read = used + rejected +
-collapsed (exact duplicates).
+"""The extracts of the inspection draw (inspections, credit-risk classes, inspectors), read like the
+typing extracts.
+
+Any number of CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX or Parquet files, headers matched
+through the sources mapping (`sampling_extracts`), messy values cleaned, and every row that
+cannot be used rejected with its file, row, field, raw value and reason. For each extract: rows
+read = used + rejected + collapsed (exact duplicates).
 
 - inspections: `uscc, inspected_on`; several rows per business are normal (the latest counts);
 - risk: `uscc, risk_class` (A–D; `a`, `Ａ`, `A类`, `A级`, `低风险` … accepted); one class per
