@@ -75,3 +75,27 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "COLUMNS": "200"},
         check=False,
     )
+
+
+def readme_block(marker: str) -> str:
+    """The fenced code block of README.md that follows the line holding `marker`."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = text[text.index(marker) :]
+    start = after.index("```python\n") + len("```python\n")
+    return after[start : after.index("```\n", start)]
+
+
+def readme_redraw() -> dict[str, Any]:
+    """The standard-library redraw script of the README, loaded (not run): its `redraw`, `sha`
+    and `main` are the independent oracle of the draw (SPEC §11 written out in plain Python)."""
+    namespace: dict[str, Any] = {"__name__": "redraw"}
+    exec(compile(readme_block("<!-- redraw.py"), "README.md:redraw.py", "exec"), namespace)
+    return namespace
+
+
+def classify_samples(out: Path, run_date: date) -> Path:
+    """Classify the shipped samples at `run_date` into `out` (no workbooks); the run folder."""
+    from gthfx.app.classify import classify
+
+    classify(sample_options(out, run_date, excel=False))
+    return out / run_date.isoformat()
