@@ -21,9 +21,9 @@ import hashlib
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from gthfx.errors import InputError
 from gthfx.settings.yamlio import load_yaml, pydantic_location
@@ -59,6 +59,9 @@ def drawn_count(ratio: Decimal, eligible: int) -> int:
     return int((ratio * eligible).to_integral_value(rounding=ROUND_CEILING))
 
 
+Ratio = Annotated[Decimal, BeforeValidator(exact_ratio)]
+
+
 class SamplingPlan(BaseModel):
     """A sampling plan."""
 
@@ -66,18 +69,11 @@ class SamplingPlan(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     title: str | None = None
-    ratios: dict[TierKey, Decimal] = Field(default_factory=dict)
-    risk_ratios: dict[RiskKey, Decimal] = Field(default_factory=dict)
+    ratios: dict[TierKey, Ratio] = Field(default_factory=dict)
+    risk_ratios: dict[RiskKey, Ratio] = Field(default_factory=dict)
     exclude_inspected_within_months: int | None = Field(default=None, ge=0, le=1200)
     inspectors_per_business: int = Field(default=2, ge=0, le=20)
     reserve: int | None = Field(default=None, ge=0)
-
-    @field_validator("ratios", "risk_ratios", mode="before")
-    @classmethod
-    def _exact(cls, value: object) -> object:
-        if not isinstance(value, dict):
-            return value
-        return {key: exact_ratio(ratio) for key, ratio in value.items()}
 
     def as_record(self) -> dict[str, Any]:
         """The plan as the manifest records it (ratios as decimal strings)."""
