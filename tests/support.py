@@ -4,15 +4,21 @@ tests folder on the path; the fixtures over these helpers live there.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import types
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from gthfx.app.register_entries import REGISTER_MODULE
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS
+from gthfx.vocab import CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 SAMPLES = ROOT / "samples"  # the committed samples: <report year>/<extract>/files
@@ -99,3 +105,44 @@ def classify_samples(out: Path, run_date: date) -> Path:
 
     classify(sample_options(out, run_date, excel=False))
     return out / run_date.isoformat()
+
+
+def fake_register(monkeypatch: Any) -> None:
+    """Issue 10's register module, as its API promises: `entries_in_force(register_dir, on)`
+    replays `entries.json` of the folder — the entries valid on `on` — with more columns than
+    support reads."""
+
+    def entries_in_force(register_dir: Path, on: date) -> pl.DataFrame:
+        rows = json.loads((register_dir / "entries.json").read_text(encoding="utf-8"))
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "uscc": pl.String,
+                "category": pl.String,
+                "valid_from": pl.String,
+                "valid_to": pl.String,
+            },
+        ).with_columns(pl.col("valid_from", "valid_to").str.to_date())
+        order = {c: i for i, c in enumerate(CATEGORIES)}
+        return (
+            frame.filter((pl.col("valid_from") <= on) & (on <= pl.col("valid_to")))
+            .with_columns(
+                (pl.col("valid_to") - pl.duration(days=365)).alias("evaluation_from"),
+                pl.lit("certified").alias("last_event"),
+                pl.col("category").replace_strict(order).alias("_o"),
+            )
+            .sort("uscc", "_o")
+            .drop("_o")
+        )
+
+    module = types.ModuleType(REGISTER_MODULE)
+    module.entries_in_force = entries_in_force  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, REGISTER_MODULE, module)
+
+
+def outcome_rows(run: Path) -> list[dict[str, Any]]:
+    frames = [
+        pl.read_parquet(run / f"{t}.parquet")
+        for t in ("survival", "growth", "development", "excluded")
+    ]
+    return pl.concat(frames, how="diagonal_relaxed").to_dicts()

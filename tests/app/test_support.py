@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
-import types
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -18,11 +16,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from gthfx.app.register_entries import REGISTER_MODULE
 from gthfx.app.support.deliver import SupportOptions, support
 from gthfx.app.support.explain import explain_support
 from gthfx.vocab import CATEGORIES
-from support import SAMPLES
+from support import SAMPLES, fake_register, outcome_rows
 
 RUN_DATE = date(2024, 7, 1)
 LIBRARY_A = """\
@@ -109,47 +106,6 @@ ORACLE: dict[str, tuple[set[str], set[str], Callable[[dict[str, Any]], bool]]] =
         ),
     ),
 }  # m.old and m.future are not in force on the run date: nobody gets them
-
-
-def fake_register(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 10's register module, as its API promises: `entries_in_force(register_dir, on)`
-    replays `entries.json` of the folder — the entries valid on `on` — with more columns than
-    support reads."""
-
-    def entries_in_force(register_dir: Path, on: date) -> pl.DataFrame:
-        rows = json.loads((register_dir / "entries.json").read_text(encoding="utf-8"))
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "uscc": pl.String,
-                "category": pl.String,
-                "valid_from": pl.String,
-                "valid_to": pl.String,
-            },
-        ).with_columns(pl.col("valid_from", "valid_to").str.to_date())
-        order = {c: i for i, c in enumerate(CATEGORIES)}
-        return (
-            frame.filter((pl.col("valid_from") <= on) & (on <= pl.col("valid_to")))
-            .with_columns(
-                (pl.col("valid_to") - pl.duration(days=365)).alias("evaluation_from"),
-                pl.lit("certified").alias("last_event"),
-                pl.col("category").replace_strict(order).alias("_o"),
-            )
-            .sort("uscc", "_o")
-            .drop("_o")
-        )
-
-    module = types.ModuleType(REGISTER_MODULE)
-    module.entries_in_force = entries_in_force  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, REGISTER_MODULE, module)
-
-
-def outcome_rows(run: Path) -> list[dict[str, Any]]:
-    frames = [
-        pl.read_parquet(run / f"{t}.parquet")
-        for t in ("survival", "growth", "development", "excluded")
-    ]
-    return pl.concat(frames, how="diagonal_relaxed").to_dicts()
 
 
 @pytest.fixture(scope="module")
