@@ -156,13 +156,19 @@ def sample_command(
 @sample_app.command("verify")
 def verify_command(
     draw: Annotated[Path, typer.Argument(metavar="DRAW", help="A draw folder to verify.")],
+    config: params.Config = None,
 ) -> None:
     """Redraw a draw from its recorded inputs and seed and compare every file: exit 0 when it is
     the same, 1 naming the first difference (a file changed since the draw, an input whose
     SHA-256 differs, a redraw that differs), 2 when an input cannot be found.
 
+    --config is accepted as by every command and checked when given; the draw's manifest says
+    everything else.
+
     Example: gthfx sample verify draws/2024-H2
     """
+    if config is not None:
+        resolve_settings(config)
     result = verify_draw(draw)
     console = _console()
     for line in result.checked:
@@ -182,13 +188,18 @@ def commit_command(
     out: Annotated[
         Path, typer.Option("--out", help="The seed file to write (kept secret until the draw).")
     ],
+    config: params.Config = None,
 ) -> None:
     """Commit–reveal: draw a seed and a salt from a secure source, write them with their
     commitment to --out, and print the commitment (SHA-256 of "{salt}|{seed}") to publish
     before the draw. Draw with --seed-file; the draw's manifest reveals seed and salt.
 
+    --config is accepted as by every command and checked when given.
+
     Example: gthfx sample commit --out seed.json
     """
+    if config is not None:
+        resolve_settings(config)
     committed = write_commitment(out)
     table = Table(show_header=False, title="commitment 承诺值 (publish before the draw)")
     table.add_row("file", str(out))
