@@ -226,12 +226,8 @@ def draw(inputs: DrawInputs, plan: SamplingPlan, seed: str, on: date, work: Path
     )
     wanted = plan.inspectors_per_business
     if inputs.inspectors is not None and wanted > 0:
-        assigned = (
-            inspector_ranking(
-                seed, chosen.select("uscc", "region_code"), inputs.inspectors, wanted, work
-            )
-            .group_by("uscc", maintain_order=True)
-            .agg(pl.col("inspector_id").alias("inspectors"))
+        assigned = inspector_ranking(
+            seed, chosen.select("uscc", "region_code"), inputs.inspectors, wanted, work
         )
         chosen = chosen.join(assigned, on="uscc", how="left", maintain_order="left")
     else:
