@@ -6,7 +6,8 @@
 For each size it builds (and caches under bench/data/delivery-<rows>/) a synthetic run folder —
 the outcome files of a province-sized classify run, with the reference ruleset's columns and the
 published tier shares, over 100 districts — beside extracts for the draw (risk classes for 30 %
-of the businesses (A 50 %, B 35 %, C 12 %, D 3 % of them), inspections for 10 %, 50 inspectors per district, some recusals), then:
+of the businesses: A 50 %, B 35 %, C 12 %, D 3 % of them; inspections for 10 %; 50 inspectors
+per district, some recusing themselves), then:
 
 1. **match**, in this process, stage by stage: the run read, the library compiled, every measure
    evaluated (`app.support.match`), `measures.parquet` built and written, the counts;
@@ -155,15 +156,12 @@ def build(rows: int) -> Path:
         }
     ).write_parquet(folder / "risk.parquet")
     inspected = codes.filter(pl.Series(pick > 0.9))
-    days = rng.integers(10, 900, inspected.len())
-    pl.DataFrame(
-        {
-            "统一社会信用代码": inspected,
-            "检查日期": [
-                d.isoformat()
-                for d in (np.datetime64("2024-08-01") - days).astype("M8[D]").astype(object)
-            ],
-        }
+    days = pl.Series(rng.integers(10, 900, inspected.len()))
+    pl.DataFrame({"统一社会信用代码": inspected, "d": days}).select(
+        "统一社会信用代码",
+        (pl.lit(date(2024, 8, 1)) - pl.duration(days=pl.col("d")))
+        .cast(pl.String)
+        .alias("检查日期"),
     ).write_parquet(folder / "inspections.parquet")
     who = [f"ZF{i:05d}" for i in range(100 * 50)]
     recuse = [
