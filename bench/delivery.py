@@ -9,14 +9,18 @@ published tier shares, over 100 districts — beside extracts for the draw (risk
 of the businesses: A 50 %, B 35 %, C 12 %, D 3 % of them; inspections for 10 %; 50 inspectors
 per district, some recusing themselves), then:
 
-1. **match**, in this process, stage by stage: the run read, the library compiled, every measure
+1. **support**: `gthfx support --no-excel` as a child process (wall time, peak memory): the run
+   read, the library compiled, every measure evaluated, `measures.parquet`, the counts, the
+   notices and the per-district push lists (CSV);
+2. **sample**: `gthfx sample --no-excel` as a child process: the extracts read, the draw and every
+   file of the draw folder;
+3. **match**, in this process, stage by stage: the run read, the library compiled, every measure
    evaluated (`app.support.match`), `measures.parquet` built and written, the counts;
-2. **support**: `gthfx support --no-excel` as a child process (wall time, peak memory): the
-   above plus the notices and the per-district push lists (CSV);
-3. **draw**, in this process: the tickets' SHA-256 (DuckDB), then the whole draw with the
-   inspectors' hashes;
-4. **sample**: `gthfx sample --no-excel` as a child process: the extracts read, the draw and every
-   file of the draw folder.
+4. **draw**, in this process: the tickets' SHA-256 (DuckDB), then the whole draw with the
+   inspectors' hashes.
+
+The children run first: Linux counts a child's peak memory from before it exec'd, so a child of a
+parent that already holds gigabytes would report the parent's.
 
 The run folder is synthetic because matching and drawing read only a run's outcome files; typing
 10 M businesses is `bench/run.py`'s job. Figures depend on the machine and its load.
@@ -265,8 +269,34 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", flush=True)
     for rows in (int(s) for s in args.sizes.split(",")):
+        built = not (DATA / f"delivery-{rows}" / ".complete").exists()
         folder = build(rows)
         print(f"\n{rows:,} businesses ({folder})", flush=True)
+        if built:
+            print("  (built in this process: the children's peaks below include it; run again)")
+        if not args.no_children:  # first: a child's peak RSS counts its parent's before exec
+            gthfx = [sys.executable, "-m", "gthfx.cli.main"]
+            run = str(folder / "runs" / RUN_DATE.isoformat())
+            seconds, peak = child(
+                [*gthfx, "support", "--run", run, "--out", str(folder / "support"), "--no-excel",
+                 "--force", "--quiet", "--policies", str(ROOT / "policies")]
+            )  # fmt: skip
+            print(
+                f"  {'gthfx support --no-excel':<48} {seconds:.1f} s, peak {peak:,.0f} MiB",
+                flush=True,
+            )
+            seconds, peak = child(
+                [*gthfx, "sample", "--run", run, "--plan", str(folder / "plan.yaml"), "--date",
+                 "2024-08-01", "--seed", "bench-seed", "--risk", str(folder / "risk.parquet"),
+                 "--inspections", str(folder / "inspections.parquet"), "--inspectors",
+                 str(folder / "inspectors.parquet"), "--out", str(folder / "draw"), "--no-excel",
+                 "--force", "--quiet"]
+            )  # fmt: skip
+            print(
+                f"  {'gthfx sample --no-excel':<48} {seconds:.1f} s, peak {peak:,.0f} MiB",
+                flush=True,
+            )
+
         for name, value in stages(folder).items():
             shown = (
                 f"{value:,.0f}" if name.endswith(("rows", "drawn", "reserve")) else f"{value:.1f} s"
@@ -274,27 +304,6 @@ def main() -> None:
             print(f"  {name:<48} {shown}", flush=True)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"  {'(in-process peak RSS)':<48} {peak:,.0f} MiB", flush=True)
-        if args.no_children:
-            continue
-        gthfx = [sys.executable, "-m", "gthfx.cli.main"]
-        run = str(folder / "runs" / RUN_DATE.isoformat())
-        seconds, peak = child(
-            [*gthfx, "support", "--run", run, "--out", str(folder / "support"), "--no-excel",
-             "--force", "--quiet", "--policies", str(ROOT / "policies")]
-        )  # fmt: skip
-        print(
-            f"  {'gthfx support --no-excel':<48} {seconds:.1f} s, peak {peak:,.0f} MiB", flush=True
-        )
-        seconds, peak = child(
-            [*gthfx, "sample", "--run", run, "--plan", str(folder / "plan.yaml"), "--date",
-             "2024-08-01", "--seed", "bench-seed", "--risk", str(folder / "risk.parquet"),
-             "--inspections", str(folder / "inspections.parquet"), "--inspectors",
-             str(folder / "inspectors.parquet"), "--out", str(folder / "draw"), "--no-excel",
-             "--force", "--quiet"]
-        )  # fmt: skip
-        print(
-            f"  {'gthfx sample --no-excel':<48} {seconds:.1f} s, peak {peak:,.0f} MiB", flush=True
-        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -145,6 +145,3 @@ def read_manifest(folder: Path, kind: str) -> dict[str, Any]:
             f"{version!r}), which this version (gthfx {__version__}) cannot read"
         )
     return data
-
-
-Writer = Callable[[Path], None]

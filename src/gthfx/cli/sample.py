@@ -145,7 +145,9 @@ def sample_command(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for stratum, note in without.select("stratum", "note").iter_rows():
         err.print(f"warning: stratum {stratum}: {note}", markup=False)
-    if result.counts["short_of_inspectors"]:
+    if not inspectors:
+        err.print("warning: no --inspectors given: no inspector is assigned", markup=False)
+    elif result.counts["short_of_inspectors"]:
         err.print(
             f"warning: {result.counts['short_of_inspectors']} drawn business(es) got fewer "
             "inspectors than the plan asks (see strata: short_of_inspectors)",

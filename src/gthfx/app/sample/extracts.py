@@ -30,8 +30,8 @@ import polars as pl
 from gthfx.errors import InputError
 from gthfx.ingest import uscc
 from gthfx.ingest.load import FileInfo, iter_table, map_headers
-from gthfx.ingest.parse import clean, parse_date
-from gthfx.ingest.validate import Accounting
+from gthfx.ingest.parse import clean
+from gthfx.ingest.validate import Accounting, type_rows
 from gthfx.report.regions import REGION_NAMES
 from gthfx.settings.sources import ExtractSpec
 from gthfx.vocab import CONFLICT, ORPHAN, REJECT_SCHEMA
@@ -104,30 +104,35 @@ def _rejects(
     frame: pl.DataFrame, name: str, files: list[FileInfo], problems: list[tuple[pl.Expr, str, Any]]
 ) -> tuple[pl.DataFrame, pl.Series]:
     """The rows with a problem (the first, in the order given: condition, field, reason) as
-    rejects, and the mask of the rows without one."""
+    rejects, and the mask of the rows without one. The conditions are evaluated once over every
+    row; which one comes first, and its words, only over the (few) rows that have one."""
+    bad = frame.select(
+        pl.any_horizontal(c.fill_null(False) for c, _, _ in problems).alias("bad")
+    ).to_series()
     reason: Any = None
     field: Any = None
     raw: Any = None
     for condition, column, why in problems:
         why_expr = why if isinstance(why, pl.Expr) else pl.lit(why)
-        reason = (pl.when if reason is None else reason.when)(condition).then(why_expr)
-        field = (pl.when if field is None else field.when)(condition).then(pl.lit(column))
-        raw = (pl.when if raw is None else raw.when)(condition).then(pl.col(f"_raw_{column}"))
-    checked = frame.with_columns(
-        reason.alias("_reason"), field.alias("_field"), raw.alias("_raw_value")
-    )
+        hit = condition.fill_null(False)
+        reason = (pl.when if reason is None else reason.when)(hit).then(why_expr)
+        field = (pl.when if field is None else field.when)(hit).then(pl.lit(column))
+        raw = (pl.when if raw is None else raw.when)(hit).then(pl.col(f"_raw_{column}"))
     paths = dict(enumerate(info.path for info in files))
-    bad = checked.filter(pl.col("_reason").is_not_null())
-    rejects = bad.select(
-        pl.lit(name).alias("extract"),
-        pl.col("_file").replace_strict(paths, return_dtype=pl.String).alias("file"),
-        pl.col("_row").alias("row"),
-        pl.col("uscc") if "uscc" in bad.columns else pl.lit(None, pl.String).alias("uscc"),
-        pl.col("_field").alias("field"),
-        pl.col("_raw_value").alias("raw_value"),
-        pl.col("_reason").alias("reason"),
-    ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
-    return rejects, checked.select(pl.col("_reason").is_null()).to_series()
+    rejects = (
+        frame.filter(bad)
+        .select(
+            pl.lit(name).alias("extract"),
+            pl.col("_file").replace_strict(paths, return_dtype=pl.String).alias("file"),
+            pl.col("_row").alias("row"),
+            pl.col("uscc") if "uscc" in frame.columns else pl.lit(None, pl.String).alias("uscc"),
+            field.alias("field"),
+            raw.alias("raw_value"),
+            reason.alias("reason"),
+        )
+        .cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+    )
+    return rejects, ~bad
 
 
 def _finish(
@@ -156,16 +161,29 @@ def _code_problems(name: str, known: pl.Series | None) -> list[tuple[pl.Expr, st
     problems: list[tuple[pl.Expr, str, Any]] = [
         (~status.is_in([uscc.OK, uscc.CHECK_MISMATCH]), "uscc", status.cast(pl.String))
     ]
-    if known is not None:
-        problems.append((~pl.col("uscc").is_in(known.implode()), "uscc", ORPHAN))
+    if known is not None:  # codes compared as 128-bit integers, as the typing extracts do
+        keys = known.to_frame("uscc").select(uscc.key(pl.col("uscc")).drop_nulls()).to_series()
+        problems.append((~uscc.key(pl.col("uscc")).is_in(keys.implode()), "uscc", ORPHAN))
     return problems
 
 
-def _with_code(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        pl.col("uscc").alias("_raw_uscc"),
-        uscc.normalise(_text("uscc")).alias("uscc"),
-    ).with_columns(uscc.status(pl.col("uscc")).alias("_code_status"))
+def _placeholder(column: str) -> pl.Expr:
+    """True where a cell holds only a placeholder of a missing value (`NULL`, `-`, `无` …)."""
+    return pl.col(column).str.strip_chars().str.to_lowercase().is_in(PLACEHOLDERS).fill_null(False)
+
+
+def _typed(raw: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
+    """Placeholders emptied, then the typing extracts' own typing (`validate.type_rows`: tidy
+    cells on a fast path, the others parsed in full); the raw text kept as `_raw_<field>`.
+    `_bad_mask` bit i: field i of `spec.typed_fields()` held text that did not parse."""
+    fields = ["uscc", *spec.typed_fields()]
+    emptied = raw.select(
+        "_file",
+        "_row",
+        *(pl.when(~_placeholder(f)).then(pl.col(f)).alias(f) for f in fields),
+    )
+    typed = type_rows(emptied, spec)
+    return typed.with_columns(raw.select(pl.col(f).alias(f"_raw_{f}") for f in fields))
 
 
 def read_inspections(
@@ -173,25 +191,27 @@ def read_inspections(
 ) -> Extract:
     """Inspection records → `uscc, inspected_on` (one row per distinct record)."""
     raw, files = _read("inspections", paths, spec, encoding)
-    frame = _with_code(raw).with_columns(
-        pl.col("inspected_on").alias("_raw_inspected_on"),
-        parse_date(_text("inspected_on")).alias("_date"),
-        _text("inspected_on").is_null().alias("_empty"),
-    )
+    frame = _typed(raw, spec)
+    bit = 1 << spec.typed_fields().index("inspected_on")
+    unparseable = (pl.col("_bad_mask") & bit) != 0
     problems = _code_problems("inspections", known)
     problems += [
-        (pl.col("_empty"), "inspected_on", "missing:inspected_on"),
-        (pl.col("_date").is_null(), "inspected_on", "unparseable:inspections.inspected_on"),
+        (unparseable, "inspected_on", "unparseable:inspections.inspected_on"),
+        (pl.col("inspected_on").is_null(), "inspected_on", "missing:inspected_on"),
     ]
     rejects, ok = _rejects(frame, "inspections", files, problems)
-    kept = frame.filter(ok).select("_file", "_row", "uscc", pl.col("_date").alias("inspected_on"))
+    kept = frame.filter(ok).select("_file", "_row", "uscc", "inspected_on")
     return _finish("inspections", raw, kept, rejects, files, ["uscc", "inspected_on"])
 
 
-def _risk_word(column: str) -> pl.Expr:
-    text = _text(column).str.replace_all(r"\s+", "")
-    text = text.str.to_uppercase().str.replace(r"^(.+?)(类|级|类别)$", "$1")
-    return text.replace(RISK_ALIASES)
+def _risk_words() -> dict[str, str]:
+    """Every accepted way of writing a class (after NFKC and trimming) → A–D."""
+    words = dict(RISK_ALIASES)
+    for klass in RISK_CLASSES:
+        for letter in (klass, klass.lower()):
+            for suffix in ("", "类", "级", "类别", "级别"):
+                words[letter + suffix] = klass
+    return words
 
 
 def read_risk(
@@ -199,18 +219,15 @@ def read_risk(
 ) -> Extract:
     """Credit-risk classes → `uscc, risk_class` (A–D), one row per business."""
     raw, files = _read("risk", paths, spec, encoding)
-    frame = _with_code(raw).with_columns(
-        pl.col("risk_class").alias("_raw_risk_class"),
-        _risk_word("risk_class").alias("_class"),
+    frame = _typed(raw, spec).with_columns(
+        pl.col("risk_class")
+        .replace_strict(_risk_words(), default=None, return_dtype=pl.String)
+        .alias("_class")
     )
     problems = _code_problems("risk", known)
     problems += [
-        (pl.col("_class").is_null(), "risk_class", "missing:risk_class"),
-        (
-            ~pl.col("_class").is_in(RISK_CLASSES),
-            "risk_class",
-            f"{UNKNOWN_VALUE}:risk.risk_class",
-        ),
+        (pl.col("risk_class").is_null(), "risk_class", "missing:risk_class"),
+        (pl.col("_class").is_null(), "risk_class", f"{UNKNOWN_VALUE}:risk.risk_class"),
     ]
     first, ok = _rejects(frame, "risk", files, problems)
     usable = frame.filter(ok)
