@@ -164,3 +164,18 @@ def test_every_option_is_in_the_readme(command: str) -> None:
     for path, flag in _options(group.commands[command], command):
         assert f"`{flag}" in README or f" {flag} " in README or f"[{flag}" in README, (path, flag)
     assert f"gthfx {command}" in README
+
+
+def test_support_when_no_measure_is_in_force(project: Path) -> None:
+    """The reference library starts on 2024-07-01: the 2023 baseline run gets nothing, and the
+    command says which measures are not in force rather than failing."""
+    result = run_cli(["support", "--run", "2023-07-01", "--out", "s2023"], project)
+    assert result.returncode == 0, result.stderr
+    assert "0 get at least one measure" in result.stdout
+    assert (
+        "not in force on 2023-07-01" in result.stdout and "survival.market_entry" in result.stdout
+    )
+    import polars as pl
+
+    assert pl.read_parquet(project / "s2023/measures.parquet").height == 0
+    assert not list((project / "s2023").glob("推送清单_*"))
