@@ -71,6 +71,7 @@ bench: install
 ## samples: regenerate the committed samples/ from the generator
 samples: install
 	$(BIN)/gthfx samples --rows 2000 --out samples --years 2 --format mixed
+	$(BIN)/python -m gthfx.tools.sampling_samples samples
 
 ## lock: refresh requirements.lock after changing pyproject.toml (needs uv; not used by CI), then
 ## its runtime subset requirements-runtime.lock (same pins, no extras) for the wheel check

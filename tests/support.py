@@ -4,12 +4,15 @@ tests folder on the path; the fixtures over these helpers live there.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS
@@ -104,3 +107,76 @@ def generated_runs(
         )
         classify(options)
     return runs
+
+
+def readme_block(marker: str) -> str:
+    """The fenced code block of README.md that follows the line holding `marker`."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    after = text[text.index(marker) :]
+    start = after.index("```python\n") + len("```python\n")
+    return after[start : after.index("```\n", start)]
+
+
+def readme_redraw() -> dict[str, Any]:
+    """The standard-library redraw script of the README, loaded (not run): its `redraw`, `sha`
+    and `main` are the independent oracle of the draw (SPEC §11 written out in plain Python)."""
+    namespace: dict[str, Any] = {"__name__": "redraw"}
+    exec(compile(readme_block("<!-- redraw.py"), "README.md:redraw.py", "exec"), namespace)
+    return namespace
+
+
+def classify_samples(out: Path, run_date: date) -> Path:
+    """Classify the shipped samples at `run_date` into `out` (no workbooks); the run folder."""
+    from gthfx.app.classify import classify
+
+    classify(sample_options(out, run_date, excel=False))
+    return out / run_date.isoformat()
+
+
+def write_register(folder: Path, rows: list[dict[str, Any]]) -> Path:
+    """A real 名特优新 register holding `rows` (`uscc, category, valid_from, valid_to` as ISO
+    dates), written with the register's own API — certified events, one batch per certification
+    date — with `entries.json` beside it: the rows as given, the tests' own truth."""
+    from gthfx.app.categories import register as reg
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "entries.json").write_text(json.dumps(rows), encoding="utf-8")
+    schema = {k: v for k, v in reg.EVENT_SCHEMA.items() if k != "seq"}
+    by_date: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_date.setdefault(row["valid_from"], []).append(row)
+    for day in sorted(by_date):
+        on = date.fromisoformat(day)
+        events = [
+            {
+                "event": reg.CERTIFIED,
+                "uscc": r["uscc"],
+                "category": r["category"],
+                "date": on,
+                "valid_from": on,
+                "valid_to": date.fromisoformat(r["valid_to"]),
+                "evaluation_from": date.fromisoformat(r["valid_to"]) - timedelta(days=365),
+                "reasons": [],
+                "criteria_met": [],
+                "region_code": None,
+                "industry_code": None,
+                "tier": "growth",
+                "route": "自主申报",
+                "consent": None,
+                "special_group": None,
+                "party_member": False,
+                "advanced": False,
+            }
+            for r in by_date[day]
+        ]
+        batch = reg.Batch(kind="certification", batch_id=f"certification/{day}", on=on)
+        reg.append(folder, batch, pl.DataFrame(events, schema=schema))
+    return folder
+
+
+def outcome_rows(run: Path) -> list[dict[str, Any]]:
+    frames = [
+        pl.read_parquet(run / f"{t}.parquet")
+        for t in ("survival", "growth", "development", "excluded")
+    ]
+    return pl.concat(frames, how="diagonal_relaxed").to_dicts()

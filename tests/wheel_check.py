@@ -16,7 +16,9 @@ Steps (each timed):
    `samples`, `rules check/test/show`, `compile-sql`, `classify` on both engines (and `diff --check`
    between them: same outcomes), `explain` (from the run and fresh), `review import` of the review
    workbooks the run wrote, `recheck` with one decision (and `diff --check` against the base:
-   something changed), `diff`, `simulate`, `report` of the recheck.
+   something changed), `diff`, `simulate`, `report` of the recheck; with a copy of `policies/`
+   too: `policies check`, `support`, `policies explain`, `sample commit`, `sample` on
+   `samples/sampling/` with the committed seed, `sample verify`, `export directory --since`.
 
 Usage: `python tests/wheel_check.py [--keep]` (`make wheel-check`; CI runs it after `make test`).
 Needs only the Python running it and PyPI (for the locked wheels and the build backend).
@@ -138,7 +140,7 @@ def run_commands(tmp: Path, venv: Path) -> None:
     work = tmp / "work"
     work.mkdir()
     shutil.copy2(ROOT / "gthfx.yaml", work / "gthfx.yaml")
-    for folder in ("rules", "samples"):
+    for folder in ("rules", "samples", "policies"):
         shutil.copytree(ROOT / folder, work / folder)
     python = _bin(venv, "python")
     where = _run(
@@ -192,6 +194,20 @@ def run_commands(tmp: Path, venv: Path) -> None:
         "development_min_sales_yuan=2000000", "--out", "what-if.xlsx", "--quiet")  # fmt: skip
     run("report (the recheck: transitions against its base, a trend of three runs)", "report",
         "--run", "2024-09-30", "--out", "reports", "--quiet")  # fmt: skip
+
+    run("policies check", "policies", "check")
+    run("support", "support", "--run", "runs/2024-07-01", "--out", "support/2024-07-01",
+        "--quiet")  # fmt: skip
+    run("policies explain", "policies", "explain", survival, "--run", "runs/2024-07-01")
+    run("sample commit", "sample", "commit", "--out", "seed.json")
+    sampling = Path("samples") / "sampling"
+    run("sample", "sample", "--run", "runs/2024-07-01", "--plan", sampling / "plan-2024-H2.yaml",
+        "--date", "2024-08-01", "--inspections", sampling / "inspections.csv", "--risk",
+        sampling / "risk.xlsx", "--inspectors", sampling / "inspectors.csv", "--seed-file",
+        "seed.json", "--out", "draws/2024-H2", "--quiet")  # fmt: skip
+    run("sample verify", "sample", "verify", "draws/2024-H2")
+    run("export directory --since", "export", "directory", "--run", "runs/2024-09-30",
+        "--since", "runs/2024-07-01", "--out", "export/2024-09-30", "--quiet")  # fmt: skip
 
 
 def _first_code(path: Path) -> str:

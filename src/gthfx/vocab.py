@@ -19,6 +19,10 @@ TIER_LABELS = {
     EXCLUDED: "不参与分型",
 }
 
+# 名特优新 categories (SPEC §10), in their ranking order
+CATEGORIES: tuple[str, ...] = ("known", "distinctive", "quality", "emerging")
+CATEGORY_LABELS = {"known": "知名", "distinctive": "特色", "quality": "优质", "emerging": "新兴"}
+
 # the outcome files of a run folder, one per outcome (tiers, then excluded)
 OUTCOME_FILES = {
     "survival": "survival.parquet",

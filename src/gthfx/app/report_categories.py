@@ -18,7 +18,7 @@ from gthfx.app.categories.register import category_numbers
 from gthfx.report.document import NO_DATA, Chart, Figure, Section
 from gthfx.report.regions import region_name
 from gthfx.report.svg import CIVIDIS_4, MEASURE_COLOURS
-from gthfx.rules.criteria import CATEGORIES, CATEGORY_LABELS
+from gthfx.vocab import CATEGORIES, CATEGORY_LABELS
 
 CATEGORY_WORDS = {c: CATEGORY_LABELS[c] for c in CATEGORIES}  # in the register's order
 

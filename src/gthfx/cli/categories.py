@@ -26,8 +26,8 @@ from gthfx.errors import ConfigError
 from gthfx.progress import Reporter
 from gthfx.report.regions import region_name
 from gthfx.report.xlsx import write_xlsx
-from gthfx.rules.criteria import CATEGORY_LABELS
 from gthfx.settings.config import ProjectSettings, resolve_settings
+from gthfx.vocab import CATEGORY_LABELS
 
 categories_app = typer.Typer(
     help="名特优新 categories: screen applications against a run, publicize, certify after "

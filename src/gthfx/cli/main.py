@@ -20,12 +20,16 @@ from gthfx.cli.classify import classify_command
 from gthfx.cli.compile_sql import compile_sql_command
 from gthfx.cli.diff import diff_command
 from gthfx.cli.explain import explain_command
+from gthfx.cli.export import export_app
+from gthfx.cli.policies import policies_app
 from gthfx.cli.recheck import recheck_command
 from gthfx.cli.report import report_command
 from gthfx.cli.review import review_app
 from gthfx.cli.rules import rules_app
+from gthfx.cli.sample import sample_app
 from gthfx.cli.samples import samples_command
 from gthfx.cli.simulate import simulate_command
+from gthfx.cli.support import support_command
 from gthfx.errors import GthfxError, os_problem
 
 # every command, in the order of the README: name → a command function or a group of them
@@ -41,6 +45,10 @@ COMMANDS: tuple[tuple[str, Callable[..., Any] | typer.Typer], ...] = (
     ("compile-sql", compile_sql_command),
     ("categories", categories_app),
     ("report", report_command),
+    ("support", support_command),
+    ("policies", policies_app),
+    ("sample", sample_app),
+    ("export", export_app),
 )
 
 app = typer.Typer(

@@ -166,6 +166,20 @@ Rules = Annotated[
         "--rules", help="Ruleset file or folder (default: rules: in gthfx.yaml, else rules/)."
     ),
 ]
+Policies = Annotated[
+    Path | None,
+    typer.Option(
+        "--policies",
+        help="Policy library, file or folder (default: policies: in gthfx.yaml, else policies/).",
+    ),
+]
+Register = Annotated[
+    Path | None,
+    typer.Option(
+        "--register",
+        help="The 名特优新 register folder: categories in force on the run date (default: none).",
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing run folder.")]
 Strict = Annotated[
     bool,

@@ -42,10 +42,9 @@ from gthfx.rules.to_polars import expression
 from gthfx.rules.types import FIELD_KINDS, CompileError, Kind, Scope, check_expression, value_kind
 from gthfx.settings.sources import ExtractSpec
 from gthfx.settings.yamlio import pydantic_location
+from gthfx.vocab import CATEGORIES  # CATEGORIES in ranking order
 
 CategoryId = Literal["known", "distinctive", "quality", "emerging"]
-CATEGORIES: tuple[str, ...] = ("known", "distinctive", "quality", "emerging")  # ranking order
-CATEGORY_LABELS = {"known": "知名", "distinctive": "特色", "quality": "优质", "emerging": "新兴"}
 UPHELD, NOT_UPHELD = "成立", "不成立"
 
 # coded text fields of the category extracts: the vocabulary key that checks each

@@ -12,7 +12,7 @@ without data problems, that is the engine's outcome (a test holds it to that on 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,3 +178,13 @@ def trace(plan: RulePlan, frame: pl.DataFrame) -> list[Trace]:
             )
         )
     return out
+
+
+def trace_conditions(trees: Sequence[Typed], frame: pl.DataFrame) -> list[list[ClauseTrace]]:
+    """Conditions that are not a ruleset's — the `when` of a policy measure — traced the same
+    way, clause by clause, on each row of a small frame holding the columns they read: for every
+    row, one `ClauseTrace` per tree, in order."""
+    columns = _Columns()
+    clauses = [_Clause.of(tree, columns) for tree in trees]
+    rows = frame.with_columns(columns.exprs) if columns.exprs else frame
+    return [[clause.read(row) for clause in clauses] for row in rows.iter_rows(named=True)]

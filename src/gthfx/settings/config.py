@@ -31,6 +31,7 @@ class ProjectConfig(BaseModel):
     out: str = "runs"
     rules: str = "rules"
     categories: str = "categories"  # 名特优新: yearly cycle folders and the register
+    policies: str = "policies"  # the policy library (帮扶政策库): a file or a folder of them
     sources: str | None = None
     encoding: str | None = None
     excel: bool = True
@@ -153,6 +154,7 @@ class ProjectSettings(BaseModel):
 
     out: Path  # the runs folder
     rules: Path  # a ruleset file or a folder of them
+    policies: Path  # the policy library: a file or a folder of them
     sources: Path | None  # a sources mapping over the shipped one; None: the shipped one
     encoding: str | None  # the forced CSV encoding; None: detected per file
     excel: bool  # write the Excel workbooks
@@ -165,6 +167,7 @@ def resolve_settings(
     *,
     out: Path | None = None,
     rules: Path | None = None,
+    policies: Path | None = None,
     sources: Path | None = None,
     encoding: str | None = None,
     excel: bool | None = None,
@@ -198,6 +201,7 @@ def resolve_settings(
     return ProjectSettings(
         out=out if out is not None else cfg.base / cfg.out,
         rules=rules if rules is not None else cfg.base / cfg.rules,
+        policies=policies if policies is not None else cfg.base / cfg.policies,
         sources=sources
         if sources is not None
         else (cfg.base / cfg.sources if cfg.sources else None),

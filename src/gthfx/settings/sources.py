@@ -34,6 +34,9 @@ EXTRACTS: tuple[str, ...] = ("annual", "tax", "social")
 # the extracts of the 名特优新 procedure (SPEC §10): items, several rows per business; kept apart
 # from the typing extracts so that no ruleset can read them and typing never loads them
 CATEGORY_EXTRACTS: tuple[str, ...] = ("applications", "evidence", "records", "objections")
+# the extracts of the inspection draw (双随机, SPEC §11): kept apart from the typing extracts so
+# that no ruleset can read them and typing never loads them
+SAMPLING_EXTRACTS: tuple[str, ...] = ("inspections", "risk", "inspectors")
 
 
 class _Factors(dict[str, int]):
@@ -174,7 +177,9 @@ class Usage:
 
 
 class ExtractSpec(BaseModel):
-    """One extract: a label and its fields (the first is the key, `uscc`)."""
+    """One extract: a label and its fields; `key` names the field that identifies a row's
+    subject — `uscc` (of type code) for every extract of businesses, another field for an extract
+    of something else (the inspectors of the draw: `inspector_id`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -184,12 +189,15 @@ class ExtractSpec(BaseModel):
     header_row: int | None = Field(default=None, ge=1)  # its header row as Excel numbers it
     # set by `SourcesMapping.for_typing` only (never from YAML): how a run uses this extract
     _usage: Usage | None = PrivateAttr(default=None)
+    key: str = "uscc"
 
     @model_validator(mode="after")
     def _check(self) -> ExtractSpec:
-        key = self.fields.get("uscc")
-        if key is None or key.type != "code":
+        key = self.fields.get(self.key)
+        if self.key == "uscc" and (key is None or key.type != "code"):
             raise ValueError("every extract needs a field `uscc` of type code")
+        if key is None:
+            raise ValueError(f"the key `{self.key}` is not among the fields")
         return self
 
     @property
@@ -245,6 +253,7 @@ class SourcesMapping(BaseModel):
     extracts: dict[str, ExtractSpec]
     category_extracts: dict[str, ExtractSpec] = {}
     checks: Checks = Field(default_factory=Checks)
+    sampling_extracts: dict[str, ExtractSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> SourcesMapping:
@@ -254,6 +263,9 @@ class SourcesMapping(BaseModel):
         missing = [e for e in CATEGORY_EXTRACTS if e not in self.category_extracts]
         if self.category_extracts and missing:
             raise ValueError(f"missing category extract(s): {', '.join(missing)}")
+        missing = [e for e in SAMPLING_EXTRACTS if e not in self.sampling_extracts]
+        if self.sampling_extracts and missing:
+            raise ValueError(f"missing sampling extract(s): {', '.join(missing)}")
         return self
 
     def for_typing(
@@ -318,6 +330,10 @@ def _parse(raw: object, path: Path) -> SourcesMapping:
         ) from None
 
 
+# the top-level sections of a mapping file, each merged field by field over the shipped one
+SECTIONS = ("extracts", "category_extracts", "sampling_extracts")
+
+
 def default_sources_path() -> Path:
     return Path(str(resources.files("gthfx") / "defaults" / "sources.yaml"))
 
@@ -329,25 +345,23 @@ def load_sources(override: Path | None = None) -> SourcesMapping:
     if override is None:
         return _parse(base, base_path)
     user = load_yaml(override, SourcesError)
-    if not isinstance(user, dict) or not (
-        isinstance(user.get("extracts"), dict) or isinstance(user.get("category_extracts"), dict)
-    ):
+    if not isinstance(user, dict) or not any(isinstance(user.get(k), dict) for k in SECTIONS):
         raise SourcesError(f"{override}: expected a mapping with a top-level key `extracts`")
-    unknown_top = set(user) - {"extracts", "category_extracts", "checks"}
+    unknown_top = set(user) - {*SECTIONS, "checks"}
     if unknown_top:
         raise SourcesError(f"{override}: unknown key(s) {sorted(unknown_top)}")
     out: dict[str, Any] = {}
-    for section in ("extracts", "category_extracts"):
+    for section in SECTIONS:
         merged = {name: dict(spec) for name, spec in (base.get(section) or {}).items()}
         for name, spec in (user.get(section) or {}).items():
             if not isinstance(spec, dict):
                 raise SourcesError(f"{override}: {section}.{name}: expected a mapping")
             target = merged.setdefault(name, {"label": spec.get("label", name), "fields": {}})
-            for key in ("label", "sheet", "header_row"):
+            for key in ("label", "sheet", "header_row", "key"):
                 if key in spec:
                     target[key] = spec[key]
             target["fields"] = {**target.get("fields", {}), **(spec.get("fields") or {})}
-            unknown = set(spec) - {"label", "fields", "sheet", "header_row"}
+            unknown = set(spec) - {"label", "fields", "sheet", "header_row", "key"}
             if unknown:
                 raise SourcesError(
                     f"{override}: {section}.{name}: unknown key(s) {sorted(unknown)}"

@@ -17,7 +17,8 @@ from fractions import Fraction
 import polars as pl
 
 from gthfx.app.categories.dates import years_before
-from gthfx.rules.criteria import BUSINESS_COLUMNS, CATEGORIES, WINDOW_START, CompiledCriteria
+from gthfx.rules.criteria import BUSINESS_COLUMNS, WINDOW_START, CompiledCriteria
+from gthfx.vocab import CATEGORIES
 
 ELIGIBLE, INELIGIBLE, OVER_QUOTA = "eligible", "ineligible", "over_quota"
 RESULT_LABELS = {ELIGIBLE: "符合条件", INELIGIBLE: "不符合条件", OVER_QUOTA: "超出名额"}

@@ -22,9 +22,10 @@ from gthfx.app.categories.inputs import recorded_criteria
 from gthfx.app.categories.screen import SCREENING_FILE
 from gthfx.errors import ConfigError
 from gthfx.ingest import uscc
-from gthfx.rules.criteria import CATEGORY_LABELS, CompiledCriteria, compile_criteria
+from gthfx.rules.criteria import CompiledCriteria, compile_criteria
 from gthfx.rules.grammar import names_in, parse_expression
 from gthfx.settings.sources import load_sources
+from gthfx.vocab import CATEGORY_LABELS
 
 
 @dataclass(frozen=True)

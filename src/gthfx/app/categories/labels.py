@@ -7,9 +7,9 @@ import polars as pl
 from gthfx.app.categories.core import GONE, OVER_QUOTA, RESULT_LABELS
 from gthfx.report.labels import REJECT_REASONS
 from gthfx.report.regions import region_name
-from gthfx.rules.criteria import CATEGORY_LABELS, Criteria
+from gthfx.rules.criteria import Criteria
 from gthfx.rules.criteria import reason_labels as criteria_reasons
-from gthfx.vocab import TIER_LABELS
+from gthfx.vocab import CATEGORY_LABELS, TIER_LABELS
 
 HEADERS = {
     "uscc": "统一社会信用代码",

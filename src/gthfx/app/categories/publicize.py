@@ -26,7 +26,7 @@ from gthfx.ingest.load import sha256_of
 from gthfx.report.printable import write_printable_html
 from gthfx.report.regions import region_name
 from gthfx.report.xlsx import write_xlsx
-from gthfx.rules.criteria import CATEGORY_LABELS
+from gthfx.vocab import CATEGORY_LABELS
 
 PUBLICITY_FILE = "publicity.parquet"
 LIST_NAME = "公示名单"
