@@ -13,7 +13,7 @@ rows read = rows used + rows rejected + duplicates collapsed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,9 +59,17 @@ def _lookup(words: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _read(extract: str, paths: list[Path], spec: ExtractSpec, encoding: str | None) -> Any:
-    """Every file of the extract as text columns (canonical names), `_file` and `_row`."""
-    names = list(spec.fields)
+def read_text_columns(
+    extract: str,
+    paths: Sequence[Path],
+    spec: ExtractSpec,
+    encoding: str | None,
+    names: Sequence[str] | None = None,
+) -> tuple[pl.DataFrame, list[FileInfo]]:
+    """Every file of an item extract as text columns with canonical names — `names`, by default
+    every field of `spec` — plus `_file` and `_row` (the Excel row number: the header is row 1),
+    and what the manifest records of each file."""
+    names = list(spec.fields) if names is None else list(names)
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
     for index, path in enumerate(paths):
@@ -86,6 +94,7 @@ def _read(extract: str, paths: list[Path], spec: ExtractSpec, encoding: str | No
                 )
             )
             rows += batch.height
+        found = {k: v for k, v in found.items() if k in names}
         infos.append(FileInfo(extract, str(path), sha, fmt, enc, rows, found, ignored))
     if frames:
         return pl.concat(frames, how="vertical"), infos
@@ -110,7 +119,7 @@ def load_items(
     twice = sorted({str(p) for p in paths if seen.count(p.resolve()) > 1})
     if twice:
         raise InputError(f"the {extract} extract names the same file twice: {', '.join(twice)}")
-    raw, infos = _read(extract, paths, spec, encoding)
+    raw, infos = read_text_columns(extract, paths, spec, encoding)
     return check_items(extract, raw, spec, vocabulary, multi=multi, files=infos)
 
 

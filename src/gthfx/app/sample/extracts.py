@@ -29,7 +29,8 @@ import polars as pl
 
 from gthfx.errors import InputError
 from gthfx.ingest import uscc
-from gthfx.ingest.load import FileInfo, iter_table, map_headers
+from gthfx.ingest.items import read_text_columns
+from gthfx.ingest.load import FileInfo
 from gthfx.ingest.parse import clean
 from gthfx.ingest.validate import Accounting, type_rows
 from gthfx.report.regions import REGION_NAMES
@@ -62,36 +63,7 @@ def _read(name: str, paths: Sequence[Path], spec: ExtractSpec, encoding: str | N
     if twice:
         raise InputError(f"the {name} extract names the same file twice: {', '.join(twice)}")
     names = [n for n, f in spec.fields.items() if not f.personal]
-    frames: list[pl.DataFrame] = []
-    infos: list[FileInfo] = []
-    for index, path in enumerate(paths):
-        batches, fmt, enc, sha = iter_table(path, encoding)
-        rows = 0
-        found: dict[str, str] = {}
-        ignored: tuple[str, ...] = ()
-        for batch in batches:
-            found, ignored = map_headers(path, name, spec, batch.columns)
-            frames.append(
-                batch.select(
-                    pl.lit(index, pl.UInt16).alias("_file"),
-                    (pl.int_range(pl.len(), dtype=pl.UInt32) + rows + 2).alias("_row"),
-                    *(
-                        (
-                            pl.col(found[n]).cast(pl.String)
-                            if n in found
-                            else pl.lit(None, pl.String)
-                        ).alias(n)
-                        for n in names
-                    ),
-                )
-            )
-            rows += batch.height
-        found = {k: v for k, v in found.items() if k in names}
-        infos.append(FileInfo(name, str(path), sha, fmt, enc, rows, found, ignored))
-    if frames:
-        return pl.concat(frames, how="vertical"), infos
-    schema = {"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(names, pl.String)}
-    return pl.DataFrame(schema=schema), infos
+    return read_text_columns(name, paths, spec, encoding, names)
 
 
 def _text(column: str) -> pl.Expr:
