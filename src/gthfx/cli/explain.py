@@ -101,7 +101,8 @@ def explain_command(
 # ---- rendering ---------------------------------------------------------------------------------
 
 
-def _value(value: Any, unit: str | None = None) -> str:
+def show_value(value: Any, unit: str | None = None) -> str:
+    """A value as the explanation tables show it (Chinese yes/no, thousands, units)."""
     if value is None:
         return "(空)"
     if isinstance(value, bool):
@@ -120,7 +121,7 @@ def _value(value: Any, unit: str | None = None) -> str:
 
 def _named(items: list[NamedValue]) -> str:
     return "\n".join(
-        f"{v.label}({v.name}) = {_value(v.value, _unit(v.name, v.unit))}" for v in items
+        f"{v.label}({v.name}) = {show_value(v.value, _unit(v.name, v.unit))}" for v in items
     )
 
 
@@ -158,7 +159,7 @@ def render(e: Explanation, console: Console) -> None:
         for fv in ex.fields:
             table.add_row(
                 f"{fv.label}({fv.field})",
-                _value(fv.value, fv.unit),
+                show_value(fv.value, fv.unit),
                 fv.raw if fv.changed and fv.raw is not None else "",
             )
         if ex.note:
@@ -182,7 +183,7 @@ def render(e: Explanation, console: Console) -> None:
     derived.add_column("计算式")
     derived.add_column("读取")
     for d in e.derived:
-        value = _value(d.value, _unit(d.id, None))
+        value = show_value(d.value, _unit(d.id, None))
         derived.add_row(f"{d.label}({d.id})", value, d.expr, _named(d.reads))
     console.print(derived)
 

@@ -4,7 +4,7 @@ not get each measure. Arguments → one library call → rich tables → exit co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,7 @@ from rich.text import Text
 
 from gthfx.app.support.explain import Clause, SupportExplanation, Value, explain_support
 from gthfx.cli import params
+from gthfx.cli.explain import show_value
 from gthfx.rules.lint import has_errors
 from gthfx.rules.policies_lint import lint_library
 from gthfx.settings.config import resolve_settings
@@ -103,24 +104,8 @@ def explain_command(
 # ---- rendering ---------------------------------------------------------------------------------
 
 
-def _value(value: Any, unit: str | None = None) -> str:
-    if value is None:
-        return "(空)"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float):
-        text = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
-    elif isinstance(value, int):
-        text = f"{value:,}" if abs(value) >= 10_000 else str(value)
-    elif isinstance(value, list):
-        text = "、".join(str(v) for v in value)
-    else:
-        text = str(value)
-    return f"{text} {unit}" if unit and isinstance(value, int | float) else text
-
-
 def _named(items: list[Value]) -> str:
-    return "\n".join(f"{v.label}({v.name}) = {_value(v.value, v.unit)}" for v in items)
+    return "\n".join(f"{v.label}({v.name}) = {show_value(v.value, v.unit)}" for v in items)
 
 
 def _yes(result: bool | None) -> Text:
