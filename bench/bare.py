@@ -1,6 +1,7 @@
 """The bare baseline: a hand-written Polars streaming query doing the same join and tiering as
 `gthfx classify` on the same files, with partitioned output — and nothing else (no rejects, no
-accounting, no change log, no renderings, no manifest).
+accounting, no change log, no renderings, no manifest). CSV text is parsed; a typed Parquet
+column (`bench/typed.py`) is read as it is, a text one parsed as in a CSV.
 
     python bench/bare.py --date 2024-07-01 --annual A.csv --tax T.csv --social S.csv --out DIR
 """
@@ -19,28 +20,42 @@ from gthfx.settings.sources import load_sources
 FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d")
 
 
+TYPED: dict[str, pl.DataType] = {}  # field → its Parquet type, where it is not text
+
+
 def scan(extract: str, path: Path) -> pl.LazyFrame:
     spec = load_sources().extracts[extract]
-    headers = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-    found, _ = map_headers(path, extract, spec, headers)
-    return pl.scan_csv(path, infer_schema=False).select(
-        pl.col(header).alias(field) for field, header in found.items()
-    )
+    if path.suffix == ".parquet":
+        schema = pl.read_parquet_schema(path)
+        found, _ = map_headers(path, extract, spec, list(schema))
+        TYPED.update({f: schema[h] for f, h in found.items() if schema[h] != pl.String})
+        lazy = pl.scan_parquet(path)
+    else:
+        headers = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+        found, _ = map_headers(path, extract, spec, headers)
+        lazy = pl.scan_csv(path, infer_schema=False)
+    return lazy.select(pl.col(header).alias(field) for field, header in found.items())
 
 
 def text(name: str) -> pl.Expr:
-    return pl.col(name).str.normalize("NFKC").str.strip_chars()
+    return pl.col(name).cast(pl.String).str.normalize("NFKC").str.strip_chars()
 
 
 def number(name: str) -> pl.Expr:
+    if name in TYPED:
+        return pl.col(name).cast(pl.Float64)
     return text(name).str.replace_all(",", "").cast(pl.Float64, strict=False)
 
 
 def day(name: str) -> pl.Expr:
+    if name in TYPED:
+        return pl.col(name).cast(pl.Date)
     return pl.coalesce(text(name).str.strptime(pl.Date, f, strict=False) for f in FORMATS)
 
 
 def truthy(name: str) -> pl.Expr:
+    if name in TYPED:
+        return pl.col(name).cast(pl.Boolean).fill_null(False)
     return text(name).str.to_lowercase().is_in(["是", "y", "1", "true"])
 
 
