@@ -85,14 +85,31 @@ Pick = Callable[[list[str]], list[str]]
 _IGNORED_CHARS = 64  # an ignored header is kept in the manifest cut to this many characters
 
 
-def _read_parquet(path: Path, pick: Pick | None) -> pl.DataFrame:
+def kept_type(dtype: pl.DataType) -> bool:
+    """The Parquet types a column keeps on load (`load_extract` with a transform): numbers,
+    dates, date-times and flags, which `type_rows` takes as they are instead of parsing their
+    text. Any other type is read as text."""
+    return dtype.is_numeric() or dtype == pl.Date or dtype == pl.Boolean or dtype == pl.Datetime
+
+
+def _damaged(path: Path) -> InputError:
+    return InputError(
+        f"{path}: cannot read as Parquet (a damaged or not a Parquet file)",
+        hint="write the file again",
+    )
+
+
+def _read_parquet(
+    path: Path, pick: Pick | None, keep: Callable[[str], bool] | None = None
+) -> Iterator[pl.DataFrame]:
+    """A Parquet file in batches of `BATCH_ROWS` rows (whole row groups are skipped, so only one
+    batch is ever in memory), every column as text — or, for the columns `keep` names, in its
+    own type where `kept_type` says so."""
     try:
         schema = pl.read_parquet_schema(path)
+        height = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
     except Exception:  # polars/arrow raise several unrelated types for corrupt files
-        raise InputError(
-            f"{path}: cannot read as Parquet (a damaged or not a Parquet file)",
-            hint="write the file again",
-        ) from None
+        raise _damaged(path) from None
     names = list(schema)
     columns = pick(names) if pick is not None else names
     nested = [c for c in columns if schema[c].is_nested()]
@@ -102,13 +119,27 @@ def _read_parquet(path: Path, pick: Pick | None) -> pl.DataFrame:
             "not plain values",
             hint="flatten the column before exporting the extract",
         )
-    try:
-        frame = pl.read_parquet(path, columns=columns, glob=False)
-    except Exception:
-        raise InputError(
-            f"{path}: cannot read as Parquet (a damaged file?)", hint="write the file again"
-        ) from None
-    return frame.select(pl.all().cast(pl.String))
+    as_read = [
+        pl.col(c)
+        if keep is not None and keep(c) and kept_type(schema[c])
+        else pl.col(c).cast(pl.String)
+        for c in columns
+    ]
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for start in range(0, max(height, 1), BATCH_ROWS):
+            try:
+                frame = (
+                    pl.scan_parquet(path, glob=False)
+                    .select(as_read)
+                    .slice(start, BATCH_ROWS)
+                    .collect()
+                )
+            except Exception:
+                raise _damaged(path) from None
+            yield frame
+
+    return batches()
 
 
 def read_table(
@@ -131,7 +162,7 @@ def iter_table(
         sheet = xlsxread.read_sheet(path, lambda headers: True)
         return iter([sheet.frame]), "xlsx", None, sha256_of(path)
     if suffix == ".parquet":
-        return iter([_read_parquet(path, pick)]), "parquet", None, sha256_of(path)
+        return _read_parquet(path, pick), "parquet", None, sha256_of(path)
     if suffix in TEXT_SUFFIXES:
         batches, enc, sha = csvread.read_text(path, encoding, pick, BATCH_ROWS)
         return batches, "csv", enc, sha
@@ -202,6 +233,11 @@ class _HeaderPick:
         found = self.mapped[0]
         return [found[name] for name in self.wanted if name in found]
 
+    def typed_column(self, header: str) -> bool:
+        """Whether a column may keep its own (Parquet) type: every field but the code, which is
+        always read as text (a code stored as a number has lost its letters or digits)."""
+        return self.mapped is None or self.mapped[0].get("uscc") != header
+
 
 @dataclass
 class _Opened:
@@ -257,7 +293,12 @@ def _open_workbook(path: Path, extract: str, spec: ExtractSpec, pick: _HeaderPic
 
 
 def _open(
-    path: Path, extract: str, spec: ExtractSpec, encoding: str | None, wanted: list[str]
+    path: Path,
+    extract: str,
+    spec: ExtractSpec,
+    encoding: str | None,
+    wanted: list[str],
+    keep_types: bool = False,
 ) -> _Opened:
     _check_file(path)
     pick = _HeaderPick(path, extract, spec, wanted)
@@ -265,7 +306,8 @@ def _open(
     if suffix in XLSX_SUFFIXES:
         return _open_workbook(path, extract, spec, pick)
     if suffix == ".parquet":
-        return _Opened(iter([_read_parquet(path, pick)]), "parquet", None, sha256_of(path), pick)
+        keep = pick.typed_column if keep_types else None
+        return _Opened(_read_parquet(path, pick, keep), "parquet", None, sha256_of(path), pick)
     if suffix in TEXT_SUFFIXES:
         batches, enc, sha = csvread.read_text(path, encoding, pick, BATCH_ROWS)
         return _Opened(batches, "csv", enc, sha, pick)
@@ -284,8 +326,10 @@ def load_extract(
 ) -> RawExtract:
     """Read and stack every file of one extract: one text column per field, plus `_file` and
     `_row`. With `transform`, each batch is transformed as soon as it is read (the pipeline types
-    it), so the raw text of a large extract is never all in memory at once. A code cell a
-    workbook stored as a number is marked (`_numeric_code`, only where there is one)."""
+    it: `validate.type_rows`), so the raw text of a large extract is never all in memory at once;
+    a typed Parquet column (a date, a number, a flag: `kept_type`) then reaches it in its own
+    type, for `type_rows` takes typed columns as they are. A code cell a workbook stored as a
+    number is marked (`_numeric_code`, only where there is one)."""
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
     seen = [p.resolve() for p in paths]
@@ -294,7 +338,7 @@ def load_extract(
         raise InputError(f"the {extract} extract names the same file twice: {', '.join(twice)}")
     wanted = ["uscc", *spec.typed_fields()]
     for index, path in enumerate(paths):
-        opened = _open(path, extract, spec, encoding, wanted)
+        opened = _open(path, extract, spec, encoding, wanted, keep_types=transform is not None)
         rows = 0
         found: dict[str, str] = {}
         ignored: tuple[str, ...] = ()

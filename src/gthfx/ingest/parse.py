@@ -207,6 +207,35 @@ def parse_fast(
     return text.replace(rules.aliases) if rules.aliases else text
 
 
+def parse_typed(
+    value: pl.Expr,
+    dtype: pl.DataType,
+    kind: FieldType,
+    factor: int = 1,
+    rules: ValueRules = DEFAULT_RULES,
+) -> pl.Expr | None:
+    """The typed value of a column a data platform already typed (Parquet), or None where its
+    type does not fit the field's kind (the column is then parsed as text). Gives exactly what
+    `parse` gives for the column's text (a Parquet date and its `2024-07-01` are one value): the
+    same unit factor, the same plausible range, null for what is not a value (NaN, a count with
+    a fraction)."""
+    number = dtype.is_numeric()
+    if kind == "date" and (dtype == pl.Date or dtype == pl.Datetime):
+        return _plausible(value.cast(pl.Date) if dtype == pl.Date else value.dt.date(), rules)
+    if kind == "decimal" and number:
+        amount = value.cast(pl.Float64)
+        return _plausible(_scale(pl.when(amount.is_finite()).then(amount), factor), rules)
+    if kind == "int" and dtype.is_integer():
+        return _plausible(value.cast(pl.Int64, strict=False), rules)
+    if kind == "int" and number:
+        amount = value.cast(pl.Float64)
+        whole = (amount == amount.floor()) & (amount.abs() < 2.0**53)
+        return _plausible(pl.when(whole).then(amount).cast(pl.Int64, strict=False), rules)
+    if kind == "bool" and dtype == pl.Boolean:
+        return value
+    return None
+
+
 def failed(raw: pl.Expr, parsed: pl.Expr, rules: ValueRules = DEFAULT_RULES) -> pl.Expr:
     """True where the cell held something that did not parse (or lies outside the plausible
     range)."""

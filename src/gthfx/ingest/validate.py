@@ -15,7 +15,7 @@ import polars as pl
 
 from gthfx.ingest import uscc
 from gthfx.ingest.load import NUMERIC_CODE, RawExtract
-from gthfx.ingest.parse import fast_steps, has_text, parse, parse_fast, rules_for
+from gthfx.ingest.parse import fast_steps, has_text, parse, parse_fast, parse_typed, rules_for
 from gthfx.settings.sources import EXTRACTS, MONEY_FACTOR, ExtractSpec
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR, REJECT_SCHEMA
 
@@ -119,22 +119,24 @@ def flag_reasons(extract: str, spec: ExtractSpec) -> list[tuple[int, str]]:
 
 def _fill(
     column: pl.Series, raw: pl.Series, steps: list[pl.Expr], full: pl.Expr
-) -> tuple[pl.Series, pl.Series, pl.Series]:
+) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series]:
     """Complete one column typed by the first fast step: the later fast steps, then the full
-    parse, each only on the cells still empty whose raw text is not. → (column, positions that
-    needed the full parse, their full parse)."""
+    parse, each only on the cells still empty whose raw value is not (a typed raw value is
+    parsed as its text). → (column, positions that needed the full parse, their text, their
+    full parse)."""
     todo = (raw.is_not_null() & column.is_null()).arg_true()
+    text = raw.gather(todo).cast(pl.String)
     for step in steps:
         if todo.len() == 0:
             break
-        got = raw.gather(todo).to_frame("raw").select(step.alias("v")).to_series()
+        got = text.to_frame("raw").select(step.alias("v")).to_series()
         done = got.is_not_null()
         column = column.scatter(todo.filter(done), got.filter(done))
-        todo = todo.filter(~done)
-    parsed = raw.gather(todo).to_frame("raw").select(full.alias("v")).to_series()
+        todo, text = todo.filter(~done), text.filter(~done)
+    parsed = text.to_frame("raw").select(full.alias("v")).to_series()
     if todo.len():
         column = column.scatter(todo, parsed)
-    return column, todo, parsed
+    return column, todo, text, parsed
 
 
 def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
@@ -142,7 +144,11 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
 
     Tidy cells take a fast path (plain casts); only the cells the fast path cannot vouch for
     (full-width digits, `2024/7/1`, `1,234`, bad values, …) are parsed in full — the same
-    result, at a fraction of the cost on real extracts, where most cells are tidy.
+    result, at a fraction of the cost on real extracts, where most cells are tidy. A column
+    already typed (a Parquet date, number or flag, see `load.kept_type`) is taken as it is
+    (`parse.parse_typed`: the same unit and plausible range); a value of it that is not
+    plausible is parsed as its text, and so fails as that text would; a typed column that does
+    not fit its field's kind is read as text.
 
     `_bad_mask` has bit i set when field i of `spec.typed_fields()` held text that did not parse;
     `_bad_raw` joins those texts, so that two rows with different bad values are not taken for
@@ -159,6 +165,17 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     steps = {
         name: fast_steps(pl.col(name), kinds[name], factors[name], rules[name]) for name in fields
     }
+    typed_in = {}  # fields whose column a platform typed, and their typed value
+    for name in fields:
+        dtype = frame.schema[name]
+        if dtype == pl.String:
+            continue
+        value = parse_typed(pl.col(name), dtype, kinds[name], factors[name], rules[name])
+        if value is None:
+            frame = frame.with_columns(pl.col(name).cast(pl.String))
+        else:
+            typed_in[name] = value
+            steps[name] = [value]
     numeric = frame.get_column(NUMERIC_CODE) if NUMERIC_CODE in frame.columns else None
     frame = frame.rename({"uscc": "_raw_code"})
     # the first fast step of every column at once (in parallel), on every row
@@ -169,7 +186,9 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
         *(steps[n][0].alias(n) for n in fields),
     )
     raw_code = frame.get_column("_raw_code")
-    code, unsure, _ = _fill(typed.get_column("uscc"), raw_code, [], uscc.normalise(pl.col("raw")))
+    code, unsure, _, _ = _fill(
+        typed.get_column("uscc"), raw_code, [], uscc.normalise(pl.col("raw"))
+    )
     columns = {"uscc": code}
     unsures = [unsure]
     failed: list[pl.DataFrame] = []
@@ -177,11 +196,12 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
         raw = frame.get_column(name)
         rest = fast_steps(pl.col("raw"), kinds[name], factors[name], rules[name])[1:]
         full = parse(pl.col("raw"), kinds[name], factors[name], rules[name])
-        column, todo, parsed = _fill(typed.get_column(name), raw, rest, full)
+        column, todo, text, parsed = _fill(
+            typed.get_column(name), raw, [] if name in typed_in else rest, full
+        )
         columns[name] = column
         unsures.append(todo)
         if todo.len():
-            text = raw.gather(todo)
             bad = (
                 text.to_frame("raw").select(has_text(pl.col("raw"), rules[name])).to_series()
             ) & (parsed.is_null())
