@@ -54,6 +54,8 @@ class Reporter:
     def stage(self, name: str, label: str) -> Iterator[None]:
         """Time one stage; show a spinner on a terminal, a start and an end line otherwise."""
         start = time.perf_counter()
+        if STAGE_PEAKS:
+            _reset_peak()
         if self.console is not None:
             with self.console.status(f"{label}…"):
                 yield
@@ -62,13 +64,42 @@ class Reporter:
             yield
         elapsed = time.perf_counter() - start
         self.timings[name] = self.timings.get(name, 0.0) + elapsed
-        rss = _rss_mib()
+        rss, peak = _rss_mib(), _peak_mib() if STAGE_PEAKS else None
         memory = f" rss_mib={rss}" if rss is not None else ""
+        memory += f" peak_mib={peak}" if peak is not None else ""
         self.info(
             f"stage={name} done seconds={elapsed:.2f}{memory}"
             if self.console is None
             else f"{label} ({elapsed:.1f} s)"
         )
+
+
+# GTHFX_STAGE_PEAKS=1: each stage's line also says the most memory it held (for profiling). Off
+# by default: it starts the process's peak afresh at each stage, which is also the peak that
+# `time -v` and `make bench` read (wait4's ru_maxrss) once the process ends.
+STAGE_PEAKS = os.environ.get("GTHFX_STAGE_PEAKS") == "1"
+
+
+def _reset_peak() -> None:
+    """Start this process's peak resident memory afresh (Linux: `clear_refs` 5), so that each
+    stage's line says the most it held."""
+    with (
+        contextlib.suppress(OSError),
+        open("/proc/self/clear_refs", "w", encoding="ascii") as fh,
+    ):
+        fh.write("5")
+
+
+def _peak_mib() -> int | None:
+    """The most resident memory this process held since `_reset_peak`, in MiB (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _rss_mib() -> int | None:

@@ -168,11 +168,20 @@ CSV_ROW_BYTES = 150  # bytes per annual CSV row, at the least (for the estimate 
 
 def bucket_count(annual: list[Path], memory_bytes: int) -> int:
     """How many buckets of codes the work is cut into so that each fits the memory cap, from
-    the size of the annual files (an estimate on the high side: more buckets only cost time)."""
-    size = sum(p.stat().st_size for p in annual if p.exists())
-    rows = size // CSV_ROW_BYTES
+    the rows of the annual files: a Parquet file's own row count (its footer), else an
+    estimate from the file's size on the high side (more buckets only cost time)."""
+    rows = sum(_rows_at_most(p) for p in annual if p.exists())
     per_bucket = max(1, memory_bytes // ROW_BYTES)
     return max(1, -(-rows // per_bucket))
+
+
+def _rows_at_most(path: Path) -> int:
+    if path.suffix.lower() == ".parquet":
+        try:
+            return int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
+        except Exception:  # a damaged file: reading it names it (`load`)
+            return 0
+    return path.stat().st_size // CSV_ROW_BYTES
 
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}

@@ -201,8 +201,10 @@ def change_log(before: Path | None, run: TypedRun, work: Path) -> Table:
     folder.mkdir()
     parts = []
     befores = [pl.scan_parquet(p) for p in before_files]
+    # a first run lists every business as new from four columns: only those are read
+    first = FIRST_RUN_COLUMNS if not befores else None
     for index, (low, high) in enumerate(bounds):
-        after = _range([t.lazy() for t in tables], low, high).sort("uscc")
+        after = _range([t.lazy() for t in tables], low, high, first).sort("uscc")
         previous = _range(befores, low, high) if befores else None
         part = folder / f"part-{index:06d}.parquet"
         diff_outcomes(previous, after, indicators, words).write_parquet(part)
@@ -212,8 +214,19 @@ def change_log(before: Path | None, run: TypedRun, work: Path) -> Table:
     return FileTable(path)
 
 
-def _range(queries: list[pl.LazyFrame], low: str | None, high: str | None) -> pl.DataFrame:
-    """The outcomes of codes in [low, high) from several outcome tables."""
+FIRST_RUN_COLUMNS = ("uscc", "region_code", "tier", "rule_id")  # what a first run's log reads
+
+
+def _range(
+    queries: list[pl.LazyFrame],
+    low: str | None,
+    high: str | None,
+    columns: tuple[str, ...] | None = None,
+) -> pl.DataFrame:
+    """The outcomes of codes in [low, high) from several outcome tables (only `columns`, when
+    given)."""
+    if columns is not None:
+        queries = [q.select(columns) for q in queries]
     keep = pl.lit(True)
     if low is not None:
         keep = keep & (pl.col("uscc") >= low)
