@@ -76,8 +76,9 @@ def test_run_folder_outcomes_and_accounting(tmp_path: Path, extracts: dict[str, 
     expected = {
         "survival.parquet", "growth.parquet", "development.parquet", "excluded.parquet",
         "rejects.parquet", "changes.parquet", "manifest.json", "分型结果.xlsx",
-        "生存型.csv", "成长型.csv", "发展型.csv", "不参与分型.csv", "变动.csv", "拒收.csv",
+        "生存型.csv", "成长型.csv", "发展型.csv", "不参与分型.csv", "拒收.csv",
     }  # fmt: skip
+    # a first run: its change log lists every business as new, and has no clerk rendering
     names = {p.name for p in run.iterdir()}
     reviews = {n for n in names if n.startswith("复核_") and n.endswith(".xlsx")}
     assert names - reviews == expected
@@ -219,13 +220,21 @@ def test_change_log_against_previous_run(tmp_path: Path, extracts: dict[str, Pat
     assert by_code["92420105MA4K1B2C9B"]["change"] == "new"
     manifest = json.loads((out / "2024-07-01" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["previous_run"] == str(out / "2023-07-01")
+    # against a previous run the clerks get the change log in Chinese, one row per change
+    lines = (out / "2024-07-01" / "变动.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 1 + changes.height
+    assert any(line.startswith("92420102MA4K1B2C9D,") and "升型" in line for line in lines)
 
 
 def test_first_run_change_log_is_all_new(tmp_path: Path, extracts: dict[str, Path]) -> None:
     assert run_cli(classify_args(extracts, tmp_path / "runs"), tmp_path).returncode == 0
-    changes = pl.read_parquet(tmp_path / "runs" / "2024-07-01" / "changes.parquet")
+    run = tmp_path / "runs" / "2024-07-01"
+    changes = pl.read_parquet(run / "changes.parquet")
     assert changes.height == 5
     assert set(changes.get_column("change")) == {"new"}
+    # nothing to review against: no clerk rendering that would repeat the outcome lists
+    assert not (run / "变动.csv").exists()
+    assert json.loads((run / "manifest.json").read_text(encoding="utf-8"))["previous_run"] is None
 
 
 def test_second_run_on_a_locked_folder_refuses(tmp_path: Path, extracts: dict[str, Path]) -> None:

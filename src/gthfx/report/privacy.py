@@ -90,6 +90,12 @@ _NUMBER = r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?$"
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     """Text columns with `'` before every cell a spreadsheet would read as a formula."""
     text = [n for n, t in frame.schema.items() if t == pl.String]
+    if not text or frame.height == 0:
+        return frame
+    # one cheap anchored look per cell first: most columns hold no such cell, and are left as
+    # they are instead of being rebuilt
+    risky = frame.select(pl.col(n).str.contains(_FORMULA).any() for n in text).row(0)
+    text = [n for n, found in zip(text, risky, strict=True) if found]
     if not text:
         return frame
     return frame.with_columns(

@@ -65,6 +65,8 @@ def write_run(
     input files and the ruleset: the sources mapping and a forced encoding. `extra` (recheck)
     writes further files into the staging folder; `manifest_extra` adds to the manifest.
     Every outcome file carries `decided` (a tier set by hand; false unless a recheck says so).
+    A first run (`previous` None) has no clerk rendering of its change log: `changes.parquet`
+    lists every business as `new`, which the outcome lists already show.
     The run's tables are saved wherever they live (`Table.save`: a frame streamed into its
     file, a file an engine wrote moved into place) and rendered for clerks a sheet-sized piece
     at a time; the writer never asks which engine typed the run."""
@@ -121,7 +123,8 @@ def write_run(
     if extra is not None:
         extra(staging, tables)
     saved_changes = changes.save(staging / "changes.parquet")
-    tables.add("变动", saved_changes.lazy(), change_text)
+    if previous is not None:  # a first run's changes would list every business again as new
+        tables.add("变动", saved_changes.lazy(), change_text)
     run.rejects.save(staging / "rejects.parquet")
     tables.add("拒收", staging / "rejects.parquet", reject_text)
     if excel:  # --no-excel leaves out every workbook: the result one and the review ones
