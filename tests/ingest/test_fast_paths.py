@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gthfx.ingest import load, uscc
+from gthfx.ingest import load, uscc, validate
 from gthfx.ingest.parse import has_text, parse, parse_fast, rules_for
 from gthfx.ingest.validate import type_rows
 from gthfx.settings.sources import MONEY_FACTOR, ExtractSpec, load_sources
@@ -155,6 +155,32 @@ def test_typing_cell_by_cell_equals_typing_whole_rows_on_messy_values(extract: s
     for seed in range(3):
         frame = messy_frame(spec, 2_000, seed)
         assert type_rows(frame, spec).equals(rowwise_type_rows(frame, spec))
+
+
+def same_but_raw_code(got: pl.DataFrame, want: pl.DataFrame) -> bool:
+    """Equal typed rows, `_raw_code` read as its consumers read it (null: the code itself)."""
+    code = pl.coalesce("_raw_code", "uscc").alias("_raw_code")
+    return got.with_columns(code).equals(want.with_columns(code))
+
+
+@pytest.mark.parametrize("extract", ["annual", "tax", "social"])
+def test_typing_by_distinct_values_equals_typing_whole_rows(
+    extract: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every column of few distinct texts typed one distinct text at a time (forced here on
+    small frames; on by itself from `DISTINCT_MIN_ROWS` rows)."""
+    monkeypatch.setattr(validate, "DISTINCT_MIN_ROWS", 0)
+    monkeypatch.setattr(validate, "DISTINCT_SAMPLE", 500)
+    spec = load_sources().extracts[extract]
+    for seed in range(3):
+        frame = messy_frame(spec, 4_000, seed)
+        few = [n for n in spec.typed_fields() if validate.distinct_texts(frame[n]) is not None]
+        assert few == spec.typed_fields()  # every column took the path under test
+        assert same_but_raw_code(type_rows(frame, spec), rowwise_type_rows(frame, spec))
+    for year in ("2022", "2023"):
+        paths = sorted((SAMPLES / year / extract).iterdir())
+        raw = load.load_extract(extract, paths, spec).frame
+        assert same_but_raw_code(type_rows(raw, spec), rowwise_type_rows(raw, spec))
 
 
 @pytest.mark.parametrize("year", ["2022", "2023"])

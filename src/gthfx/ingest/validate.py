@@ -15,7 +15,15 @@ import polars as pl
 
 from gthfx.ingest import uscc
 from gthfx.ingest.load import NUMERIC_CODE, RawExtract
-from gthfx.ingest.parse import fast_steps, has_text, parse, parse_fast, parse_typed, rules_for
+from gthfx.ingest.parse import (
+    ValueRules,
+    fast_steps,
+    has_text,
+    parse,
+    parse_fast,
+    parse_typed,
+    rules_for,
+)
 from gthfx.settings.sources import EXTRACTS, MONEY_FACTOR, ExtractSpec
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR, REJECT_SCHEMA
 
@@ -139,12 +147,48 @@ def _fill(
     return column, todo, text, parsed
 
 
+# A column with few distinct values (a status, a district, an industry, a date, a flag) is typed
+# one distinct value at a time: each parsed in full once, then mapped back. Tried on batches of
+# at least DISTINCT_MIN_ROWS rows whose first DISTINCT_SAMPLE cells hold at most a quarter as
+# many distinct values.
+DISTINCT_MIN_ROWS = 50_000
+DISTINCT_SAMPLE = 10_000
+
+
+def distinct_texts(raw: pl.Series) -> pl.Series | None:
+    """The distinct texts of a column that holds few (at most a quarter of its cells), or None."""
+    if raw.dtype != pl.String or raw.len() < DISTINCT_MIN_ROWS:
+        return None
+    if raw.head(DISTINCT_SAMPLE).n_unique() * 4 > min(raw.len(), DISTINCT_SAMPLE):
+        return None
+    values = raw.unique().drop_nulls()
+    return values if values.len() * 4 <= raw.len() else None
+
+
+def _by_distinct(
+    raw: pl.Series, values: pl.Series, full: pl.Expr, rules: ValueRules
+) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series]:
+    """`_fill`'s result for a column of few distinct texts, each parsed in full once: (column,
+    positions of the cells that did not parse, their text, their (null) parse)."""
+    table = values.to_frame("raw").select(
+        pl.col("raw"),
+        full.alias("v"),
+    )
+    parsed = table.get_column("v")
+    column = raw.replace_strict(values, parsed, default=None, return_dtype=parsed.dtype)
+    bad = table.filter(has_text(pl.col("raw"), rules) & pl.col("v").is_null()).get_column("raw")
+    todo = raw.is_in(bad.implode()).arg_true() if bad.len() else pl.Series([], dtype=pl.UInt32)
+    text = raw.gather(todo)
+    return column, todo, text, pl.repeat(None, todo.len(), dtype=parsed.dtype, eager=True)
+
+
 def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     """Normalise the code, parse every field, and mark the fields that failed to parse.
 
     Tidy cells take a fast path (plain casts); only the cells the fast path cannot vouch for
     (full-width digits, `2024/7/1`, `1,234`, bad values, …) are parsed in full — the same
-    result, at a fraction of the cost on real extracts, where most cells are tidy. A column
+    result, at a fraction of the cost on real extracts, where most cells are tidy. A column of
+    few distinct texts is parsed one distinct text at a time (`distinct_texts`). A column
     already typed (a Parquet date, number or flag, see `load.kept_type`) is taken as it is
     (`parse.parse_typed`: the same unit and plausible range); a value of it that is not
     plausible is parsed as its text, and so fails as that text would; a typed column that does
@@ -178,12 +222,13 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
             steps[name] = [value]
     numeric = frame.get_column(NUMERIC_CODE) if NUMERIC_CODE in frame.columns else None
     frame = frame.rename({"uscc": "_raw_code"})
-    # the first fast step of every column at once (in parallel), on every row
+    few = {n: v for n in fields if (v := distinct_texts(frame.get_column(n))) is not None}
+    # the first fast step of every other column at once (in parallel), on every row
     typed = frame.select(
         "_file",
         "_row",
         parse_fast(pl.col("_raw_code"), "code").alias("uscc"),
-        *(steps[n][0].alias(n) for n in fields),
+        *(steps[n][0].alias(n) for n in fields if n not in few),
     )
     raw_code = frame.get_column("_raw_code")
     code, unsure, _, _ = _fill(
@@ -196,9 +241,12 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
         raw = frame.get_column(name)
         rest = fast_steps(pl.col("raw"), kinds[name], factors[name], rules[name])[1:]
         full = parse(pl.col("raw"), kinds[name], factors[name], rules[name])
-        column, todo, text, parsed = _fill(
-            typed.get_column(name), raw, [] if name in typed_in else rest, full
-        )
+        if name in few:
+            column, todo, text, parsed = _by_distinct(raw, few[name], full, rules[name])
+        else:
+            column, todo, text, parsed = _fill(
+                typed.get_column(name), raw, [] if name in typed_in else rest, full
+            )
         columns[name] = column
         unsures.append(todo)
         if todo.len():
@@ -213,13 +261,16 @@ def type_rows(frame: pl.DataFrame, spec: ExtractSpec) -> pl.DataFrame:
     # `_raw_code` for every row where some cell was unsure
     rows = pl.concat(unsures).unique().sort()
     height = typed.height
-    out = typed.with_columns(
-        *columns.values(),
-        pl.repeat(None, height, dtype=pl.String, eager=True)
-        .scatter(rows, raw_code.gather(rows))
-        .alias("_raw_code"),
-        pl.zeros(height, pl.UInt64, eager=True).alias("_bad_mask"),
-        pl.zeros(height, pl.UInt64, eager=True).alias("_bad_raw"),
+    out = (
+        typed.with_columns(*columns.values())
+        .select("_file", "_row", "uscc", *fields)
+        .with_columns(
+            pl.repeat(None, height, dtype=pl.String, eager=True)
+            .scatter(rows, raw_code.gather(rows))
+            .alias("_raw_code"),
+            pl.zeros(height, pl.UInt64, eager=True).alias("_bad_mask"),
+            pl.zeros(height, pl.UInt64, eager=True).alias("_bad_raw"),
+        )
     )
     cells = pl.concat(failed) if failed else pl.DataFrame()
     if cells.height:
