@@ -14,7 +14,7 @@ Pure functions over text and Polars frames; vectorised.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import polars as pl
 
@@ -87,9 +87,11 @@ _FORMULA = r"^[=+\-@\t\r]"
 _NUMBER = r"^[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?$"
 
 
-def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """Text columns with `'` before every cell a spreadsheet would read as a formula."""
-    text = [n for n, t in frame.schema.items() if t == pl.String]
+def neutralise_formulas(frame: pl.DataFrame, plain: Collection[str] = ()) -> pl.DataFrame:
+    """Text columns with `'` before every cell a spreadsheet would read as a formula. `plain`
+    names columns whose text gthfx wrote itself (codes it normalised, its own words): they are
+    not looked at."""
+    text = [n for n, t in frame.schema.items() if t == pl.String and n not in plain]
     if not text or frame.height == 0:
         return frame
     # one cheap anchored look per cell first: most columns hold no such cell, and are left as

@@ -8,7 +8,7 @@ a formula (`=`, `+`, `-`, `@` first) gets a leading apostrophe (`privacy.neutral
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -42,15 +42,23 @@ def as_text_table(frame: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
 
 def chunks(frame: pl.DataFrame | pl.LazyFrame | Path) -> Iterator[pl.DataFrame]:
     """A frame, a query or a Parquet file in pieces that each fit one Excel sheet (with its
-    header row). A query or a file is read one piece at a time."""
+    header row). A query or a file is run once, streamed a piece at a time."""
     per = EXCEL_MAX_ROWS - 1
     if isinstance(frame, pl.LazyFrame | Path):
         lazy = pl.scan_parquet(frame) if isinstance(frame, Path) else frame
-        height = lazy.select(pl.len()).collect().item()
-        if height == 0:
-            yield lazy.collect()
-        for start in range(0, height, per):
-            yield lazy.slice(start, per).collect()
+        held: list[pl.DataFrame] = []  # pieces cut at exactly `per` rows, whatever Polars gives
+        count = 0
+        empty = True
+        for batch in lazy.collect_batches(chunk_size=per, maintain_order=True):
+            held.append(batch)
+            count += batch.height
+            while count >= per:
+                whole = pl.concat(held) if len(held) > 1 else held[0]
+                empty = False
+                yield whole.slice(0, per)
+                held, count = [whole.slice(per)], whole.height - per
+        if count or empty:
+            yield pl.concat(held) if held else lazy.clear().collect()
         return
     if frame.height <= per:
         yield frame
@@ -75,12 +83,15 @@ class ClerkTables:
         to_text: Callable[[pl.DataFrame], pl.DataFrame],
         *,
         csv: bool = True,
+        plain: Collection[str] = (),
     ) -> None:
+        """One table; `plain` names the (rendered) columns whose text gthfx wrote itself, which
+        cannot hold a formula (see `privacy.neutralise_formulas`)."""
         for index, piece in enumerate(chunks(frame), start=1):
             table = to_text(piece)
             if csv:
                 suffix = "" if index == 1 else f"_{index}"
-                neutralise_formulas(table).write_csv(
+                neutralise_formulas(table, plain).write_csv(
                     self.folder / f"{name}{suffix}.csv", include_bom=True
                 )
             if self.book is not None:

@@ -80,6 +80,10 @@ def write_run(
     ]  # fmt: skip
     outcome_headers = {c: headers.get(c, c) for c in order}
     outcome_headers["decided"] = "人工认定"
+    # columns of gthfx's own text (normalised codes, its words), never a formula: not scanned
+    own_words = [
+        outcome_headers[c] for c in ("uscc", "tier_label", "rule_id", "reasons", "flags", "decided")
+    ]
 
     def outcome_text(piece: pl.DataFrame) -> pl.DataFrame:
         return as_text_table(
@@ -119,7 +123,7 @@ def write_run(
     for tier, name in OUTCOME_FILES.items():
         # one tier's rows are streamed to its file, never copied out whole
         saved[tier] = run.outcomes[tier].save(staging / name)
-        tables.add(TIER_LABELS[tier], saved[tier].lazy(), outcome_text)
+        tables.add(TIER_LABELS[tier], saved[tier].lazy(), outcome_text, plain=own_words)
     if extra is not None:
         extra(staging, tables)
     saved_changes = changes.save(staging / "changes.parquet")
