@@ -1,14 +1,20 @@
 """Batched reading: row numbers continue across batches, typing per batch gives the same result
-as typing all at once, whole-file encoding checks, and CSV structure errors."""
+as typing all at once, whole-file encoding checks, and CSV structure errors — each both ways a
+text file is read: checked first (`csvread.read_text`), and checked on a second thread while it
+is read (`csvread.read_checking`, every file here forced down that path), which must end the
+same: the same rows, the same digest, the same refusals."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 
 from gthfx.errors import InputError
-from gthfx.ingest import load
+from gthfx.ingest import csvread, load
 from gthfx.ingest.validate import type_rows, validate_extract
 from gthfx.settings.sources import load_sources
 
@@ -24,6 +30,13 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(load, "BATCH_ROWS", 5)
+
+
+@pytest.fixture(autouse=True, params=["checked first", "checked while read"])
+def checking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "checked while read":
+        monkeypatch.setattr(csvread, "OVERLAP_BYTES", 0)
+    return str(request.param)
 
 
 @pytest.mark.usefixtures("small_batches")
@@ -75,12 +88,76 @@ def test_invalid_utf8_far_into_the_file_is_found(tmp_path: Path) -> None:
         load.read_table(path)
 
 
-def test_a_ragged_row_names_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ragged", ["1,2,3,4,5,6,7", "92420102MA4K1B2C9D,2020-01-01"])
+def test_a_ragged_row_names_the_file_and_row(tmp_path: Path, ragged: str) -> None:
+    """Too many fields (Polars stops there) or too few (Polars would fill them with nothing):
+    refused with the row, wherever it is in the file."""
     spec = load_sources().extracts["annual"]
-    path = write(tmp_path / "a.csv", HEADER + ROWS[0] + "1,2,3,4,5,6,7\n")
-    with pytest.raises(InputError) as exc:
-        load.load_extract("annual", [path], spec)
+    path = write(tmp_path / "a.csv", HEADER + "".join(ROWS) + ragged + "\n" + ROWS[0])
+    with pytest.raises(InputError, match=r"row 25 has \d fields where the header has 4") as exc:
+        load.load_extract("annual", [path], spec, transform=lambda f: type_rows(f, spec))
     assert str(path) in str(exc.value) and exc.value.exit_code == 2
+
+
+def test_gb18030_after_a_first_mib_of_ascii_is_read_as_gb18030(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first MiB says UTF-8, the rest is GB18030: checked while read, the file is found
+    out at its end (`ReadAgain`); checked first, it is transcoded and read whole."""
+    monkeypatch.setattr(csvread, "OVERLAP_BYTES", 0)
+    rows = [f"9242010{i % 10}MA4K1B2C9D,2020-01-01,1,{i}\n" for i in range(40_000)]
+    text = "code,day,status,n\n" + "".join(rows) + "92420102MA4K1B2C9D,2020-01-01,存续,1\n"
+    path = write(tmp_path / "a.csv", text, "gb18030")
+    checked = csvread.read_checking(path, None, None, 7_000)
+    assert checked is not None  # its first MiB is plain ASCII
+    with pytest.raises(csvread.ReadAgain):
+        list(checked[0])
+    batches, encoding, digest = csvread.read_text(path, None, None)
+    frame = pl.concat(list(batches))
+    assert (encoding, frame.height, digest) == ("gb18030", 40_001, load.sha256_of(path))
+    assert frame.get_column("status").to_list()[-2:] == ["1", "存续"]
+
+
+def test_a_file_found_out_at_its_end_is_read_again_from_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever was read of a file before `ReadAgain` is dropped, and the file read again the
+    careful way: its rows once, numbered from 2."""
+    spec = load_sources().extracts["annual"]
+    path = write(tmp_path / "a.csv", HEADER + "".join(ROWS))
+    original = csvread.read_checking
+
+    def found_out(*args: Any, **kwargs: Any) -> Any:
+        batches, encoding, verdict = original(*args, **kwargs)  # type: ignore[misc]
+
+        def then_not_utf8() -> Iterator[pl.DataFrame]:
+            yield from batches
+            raise csvread.ReadAgain(str(path))
+
+        return then_not_utf8(), encoding, verdict
+
+    monkeypatch.setattr(csvread, "OVERLAP_BYTES", 0)
+    monkeypatch.setattr(csvread, "read_checking", found_out)
+    raw = load.load_extract("annual", [path], spec, transform=lambda f: type_rows(f, spec))
+    assert raw.frame.get_column("_row").to_list() == list(range(2, 2 + len(ROWS)))
+    assert raw.files[0].rows == len(ROWS)
+
+
+def test_a_file_forced_as_utf8_that_is_not_is_refused(tmp_path: Path) -> None:
+    spec = load_sources().extracts["annual"]
+    filler = HEADER + "".join(ROWS) * 3000  # well over 1 MiB of valid UTF-8
+    path = tmp_path / "a.csv"
+    path.write_bytes(filler.encode("utf-8") + "9242,存续经营\n".encode("gb18030"))
+    with pytest.raises(InputError, match="not valid UTF-8 although --encoding utf-8"):
+        load.load_extract("annual", [path], spec, encoding="utf-8")
+
+
+def test_the_digest_is_the_files_own(tmp_path: Path) -> None:
+    spec = load_sources().extracts["annual"]
+    path = write(tmp_path / "a.csv", "\ufeff" + HEADER + "".join(ROWS))
+    raw = load.load_extract("annual", [path], spec, transform=lambda f: type_rows(f, spec))
+    assert raw.files[0].sha256 == load.sha256_of(path)
+    assert (raw.files[0].encoding, raw.files[0].rows) == ("utf-8-sig", len(ROWS))
 
 
 def test_header_only_file_gives_no_rows(tmp_path: Path) -> None:

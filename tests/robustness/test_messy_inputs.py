@@ -14,7 +14,7 @@ import pytest
 
 from gthfx.app.classify import RunResult, classify
 from gthfx.errors import InputError
-from gthfx.ingest import load
+from gthfx.ingest import csvread, load
 from gthfx.ingest.uscc import CHARSET, WEIGHTS
 from gthfx.progress import Reporter
 from gthfx.settings.config import RunOptions
@@ -30,6 +30,14 @@ HEADER = (
 )
 TAX = "纳税人识别号,所属年度,纳税人类型,销售额,实缴税额\n"
 SOCIAL = "单位统一社会信用代码,参保人数\n"
+
+
+@pytest.fixture(autouse=True, params=["checked first", "checked while read"])
+def checking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case both ways a text extract is read: checked first, and checked on a second
+    thread while it is read (`csvread.read_checking`, for large files) — the same outcome."""
+    if request.param == "checked while read":
+        monkeypatch.setattr(csvread, "OVERLAP_BYTES", 0)
 
 
 def code(serial: int, region: str = "420102") -> str:

@@ -246,7 +246,7 @@ class _Opened:
     batches: Iterator[pl.DataFrame]
     fmt: str
     encoding: str | None
-    sha: str
+    sha: Callable[[], str]  # the file's SHA-256, once its batches are read
     pick: _HeaderPick
     rows: Iterator[pl.Series] | None = None  # Excel row numbers per batch (workbooks)
     numeric_rows: np.ndarray | None = None  # Excel rows whose code cell was a number
@@ -283,13 +283,17 @@ def _open_workbook(path: Path, extract: str, spec: ExtractSpec, pick: _HeaderPic
         batches=iter([sheet.frame]),
         fmt="xlsx",
         encoding=None,
-        sha=sha256_of(path),
+        sha=_known(sha256_of(path)),
         pick=pick,
         rows=iter([sheet.rows]),
         numeric_rows=numeric,
         sheet=sheet.sheet,
         warnings=warnings,
     )
+
+
+def _known(sha: str) -> Callable[[], str]:
+    return lambda: sha
 
 
 def _open(
@@ -299,7 +303,10 @@ def _open(
     encoding: str | None,
     wanted: list[str],
     keep_types: bool = False,
+    checking: bool = False,
 ) -> _Opened:
+    """A file opened for reading; with `checking`, a large UTF-8 text file is checked while it
+    is read (`csvread.read_checking`, which may raise `csvread.ReadAgain` at its end)."""
     _check_file(path)
     pick = _HeaderPick(path, extract, spec, wanted)
     suffix = path.suffix.lower()
@@ -307,10 +314,14 @@ def _open(
         return _open_workbook(path, extract, spec, pick)
     if suffix == ".parquet":
         keep = pick.typed_column if keep_types else None
-        return _Opened(_read_parquet(path, pick, keep), "parquet", None, sha256_of(path), pick)
+        sha = _known(sha256_of(path))
+        return _Opened(_read_parquet(path, pick, keep), "parquet", None, sha, pick)
     if suffix in TEXT_SUFFIXES:
-        batches, enc, sha = csvread.read_text(path, encoding, pick, BATCH_ROWS)
-        return _Opened(batches, "csv", enc, sha, pick)
+        checked = csvread.read_checking(path, encoding, pick, BATCH_ROWS) if checking else None
+        if checked is not None:
+            return _Opened(checked[0], "csv", checked[1], checked[2], pick)
+        batches, enc, digest = csvread.read_text(path, encoding, pick, BATCH_ROWS)
+        return _Opened(batches, "csv", enc, _known(digest), pick)
     raise InputError(
         f"{path}: unknown file type {suffix or '(none)'}",
         hint="extracts are .csv, .tsv, .txt, .xlsx or .parquet",
@@ -338,10 +349,42 @@ def load_extract(
         raise InputError(f"the {extract} extract names the same file twice: {', '.join(twice)}")
     wanted = ["uscc", *spec.typed_fields()]
     for index, path in enumerate(paths):
-        opened = _open(path, extract, spec, encoding, wanted, keep_types=transform is not None)
-        rows = 0
-        found: dict[str, str] = {}
-        ignored: tuple[str, ...] = ()
+        try:
+            info = _load_file(index, path, extract, spec, encoding, wanted, transform, frames, True)
+        except csvread.ReadAgain:  # not UTF-8 after its first MiB: checked first, transcoded
+            info = _load_file(index, path, extract, spec, encoding, wanted, transform, frames)
+        infos.append(info)
+    if frames:
+        same = all(f.columns == frames[0].columns for f in frames)
+        stacked = pl.concat(frames, how="vertical" if same else "diagonal_relaxed")
+        if NUMERIC_CODE in stacked.columns:
+            stacked = stacked.with_columns(pl.col(NUMERIC_CODE).fill_null(False))
+    else:
+        empty = pl.DataFrame(
+            schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
+        )
+        stacked = transform(empty) if transform is not None else empty
+    return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)
+
+
+def _load_file(
+    index: int,
+    path: Path,
+    extract: str,
+    spec: ExtractSpec,
+    encoding: str | None,
+    wanted: list[str],
+    transform: Callable[[pl.DataFrame], pl.DataFrame] | None,
+    frames: list[pl.DataFrame],
+    checking: bool = False,
+) -> FileInfo:
+    """Read one file of an extract into `frames` (nothing of it stays there when it raises)."""
+    opened = _open(path, extract, spec, encoding, wanted, transform is not None, checking)
+    mark = len(frames)
+    rows = 0
+    found: dict[str, str] = {}
+    ignored: tuple[str, ...] = ()
+    try:
         for batch in opened.batches:
             found, ignored = opened.pick.mapped or map_headers(path, extract, spec, batch.columns)
             numbers = (
@@ -364,34 +407,25 @@ def load_extract(
                 )
             rows += frame.height
             frames.append(transform(frame) if transform is not None else frame)
-        warnings = [*opened.warnings, *unread_field_warnings(path, extract, spec, found, ignored)]
-        if rows == 0:
-            warnings.append(f"{path}: the {extract} file has a header row but no data rows")
-        infos.append(
-            FileInfo(
-                extract=extract,
-                path=str(path),
-                sha256=opened.sha,
-                format=opened.fmt,
-                encoding=opened.encoding,
-                rows=rows,
-                columns=found,
-                ignored_columns=tuple(_cut(h) for h in ignored),
-                sheet=opened.sheet,
-                warnings=tuple(warnings),
-            )
-        )
-    if frames:
-        same = all(f.columns == frames[0].columns for f in frames)
-        stacked = pl.concat(frames, how="vertical" if same else "diagonal_relaxed")
-        if NUMERIC_CODE in stacked.columns:
-            stacked = stacked.with_columns(pl.col(NUMERIC_CODE).fill_null(False))
-    else:
-        empty = pl.DataFrame(
-            schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
-        )
-        stacked = transform(empty) if transform is not None else empty
-    return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)
+        sha = opened.sha()
+    except BaseException:
+        del frames[mark:]
+        raise
+    warnings = [*opened.warnings, *unread_field_warnings(path, extract, spec, found, ignored)]
+    if rows == 0:
+        warnings.append(f"{path}: the {extract} file has a header row but no data rows")
+    return FileInfo(
+        extract=extract,
+        path=str(path),
+        sha256=sha,
+        format=opened.fmt,
+        encoding=opened.encoding,
+        rows=rows,
+        columns=found,
+        ignored_columns=tuple(_cut(h) for h in ignored),
+        sheet=opened.sheet,
+        warnings=tuple(warnings),
+    )
 
 
 def personal_values(

@@ -183,7 +183,14 @@ def fast_steps(
             _plausible(raw.str.strptime(pl.Date, fmt, strict=False), rules)
             for fmt in FAST_DATE_FORMATS
         ]
+    if kind == "decimal":  # most amounts are plain: `1,234.5` only where the plain cast fails
+        return [_decimal(raw, factor, rules), parse_fast(raw, kind, factor, rules)]
     return [parse_fast(raw, kind, factor, rules)]
+
+
+def _decimal(text: pl.Expr, factor: int, rules: ValueRules) -> pl.Expr:
+    value = text.cast(pl.Float64, strict=False)
+    return _plausible(_scale(pl.when(value.is_finite()).then(value), factor), rules)
 
 
 def parse_fast(
@@ -194,8 +201,7 @@ def parse_fast(
     if kind == "int":
         return _plausible(raw.cast(pl.Int64, strict=False), rules)
     if kind == "decimal":  # thousands separators are common in amounts: strip them here too
-        value = raw.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
-        return _plausible(_scale(pl.when(value.is_finite()).then(value), factor), rules)
+        return _decimal(raw.str.replace_all(",", "", literal=True), factor, rules)
     if kind == "date":
         return pl.coalesce(fast_steps(raw, kind, factor, rules))
     if kind == "bool":
