@@ -240,6 +240,9 @@ def prepare_extracts(
     )
 
 
+GATHER_COLUMNS = 4  # columns put in code order at once: in parallel, and only those held twice
+
+
 def type_joined(
     joined: pl.DataFrame,
     compiled: RulePlan,
@@ -260,7 +263,16 @@ def type_joined(
     columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
     narrow = typed.select([c for c in columns if c != "reasons"] + masks)
     del typed
-    # gathered in `uscc` order column by column, each unsorted column freed once gathered
+    # gathered in `uscc` order a few columns at a time (in parallel), each group of unsorted
+    # columns freed once gathered
     order = uscc.sort_order(narrow.get_column("uscc"))
-    narrow = pl.DataFrame([narrow.drop_in_place(name).gather(order) for name in narrow.columns])
+    names = narrow.columns
+    gathered: list[pl.Series] = []
+    for start in range(0, len(names), GATHER_COLUMNS):
+        group = pl.DataFrame(
+            [narrow.drop_in_place(n) for n in names[start : start + GATHER_COLUMNS]]
+        )
+        gathered.extend(group.select(pl.all().gather(order)).get_columns())
+        del group
+    narrow = pl.DataFrame(gathered)
     return with_reasons(narrow, compiled.reasons).select(columns)
