@@ -313,6 +313,40 @@ def test_two_report_years_of_one_business_use_the_latest_not_after_the_run(tmp_p
     assert result.accounting["annual"].holds()
 
 
+def test_other_report_years_are_set_aside_before_duplicates_are_judged(tmp_path: Path) -> None:
+    """A business's rows of an older report year are rejected as such, whatever their values;
+    only then are its rows of the report year judged: the same twice collapses to one, two that
+    differ are a conflict."""
+    rows = [
+        row(1, 年报年度="2022", 从业人数="1"),
+        row(1, 年报年度="2023", 从业人数="3"),
+        row(1, 年报年度="2023", 从业人数="3"),  # an exact duplicate of the row above
+        row(2, 年报年度="2022", 从业人数="1"),
+        row(2, 年报年度="2022", 从业人数="2"),  # differs, but of another year: not a conflict
+        row(2, 年报年度="2023", 从业人数="3"),
+        row(3, 年报年度="2022"),
+        row(3, 年报年度="2023", 从业人数="3"),
+        row(3, 年报年度="2023", 从业人数="4"),  # a conflict within the report year
+    ]
+    path = write(tmp_path / "in", "annual.csv", csv_text(rows))
+    result = run(tmp_path, path)
+    got = by_code(result)
+    assert (got[code(1)]["tier"], got[code(1)]["employees"]) == ("growth", 3)
+    assert (got[code(2)]["tier"], got[code(2)]["employees"]) == ("growth", 3)
+    assert got[code(3)]["reasons"] == ["conflicting_duplicate:annual"]
+    reasons = rejects(result).sort("row").select("row", "reason").rows()
+    assert reasons == [
+        (2, "other_year"),
+        (5, "other_year"),
+        (6, "other_year"),
+        (8, "other_year"),
+        (9, "conflicting_duplicate"),
+        (10, "conflicting_duplicate"),
+    ]
+    annual = result.accounting["annual"]
+    assert (annual.read, annual.used, annual.rejected, annual.collapsed) == (9, 2, 6, 1)
+
+
 def test_an_unparseable_value_no_rule_reads_is_a_flag_not_an_exclusion(tmp_path: Path) -> None:
     header = HEADER + ",党员人数"
     path = write(tmp_path / "in", "annual.csv", csv_text([row(1, 党员人数="若干")], header))

@@ -374,14 +374,17 @@ def validate_extract(
     typed = typed.with_columns(why.alias("_why"))
     candidate = pl.col("_why").is_null()
     year_field = YEAR_FIELDS.get(name)
-    if year_field == "report_year" and year_field in typed.columns:
-        typed = _other_report_years(typed, code_key, report_year)
     # Duplicates are rare: compare whole rows only among the candidate rows whose code occurs
     # more than once, and give every other candidate `_first` and one variant directly. Those
     # rows are found in two steps: a 64-bit hash of the key occurring more than once (fast; it
     # keeps every duplicate and, rarely, a collision), then the code itself among those alone.
     maybe = pl.when(candidate).then(code_key.hash()).is_duplicated() & candidate
     index = typed.select(maybe.arg_true()).to_series()
+    if year_field == "report_year" and year_field in typed.columns:
+        typed = _other_report_years(typed, index, report_year)
+        # rows of another report year are candidates no more: a code repeated among the others
+        # is among the rows repeated before (the candidates only shrank)
+        index = index.filter(typed.get_column("_why").gather(index).is_null())
     exact = typed.select(pl.col("uscc").gather(index).is_duplicated()).to_series()
     index = index.filter(exact)
     group = (
@@ -452,14 +455,12 @@ def validate_extract(
     )
 
 
-def _other_report_years(typed: pl.DataFrame, code_key: pl.Expr, report_year: int) -> pl.DataFrame:
+def _other_report_years(typed: pl.DataFrame, index: pl.Series, report_year: int) -> pl.DataFrame:
     """Among the candidate annual rows of one business that differ in report year, only those of
     the latest report year not after the run's stay candidates (or of the earliest, when every
     one is after it); the others get `_why` = other_year. A row without a report year counts as
-    older than any. Only codes held by several candidate rows are looked at."""
-    candidate = pl.col("_why").is_null()
-    maybe = pl.when(candidate).then(code_key.hash()).is_duplicated() & candidate
-    index = typed.select(maybe.arg_true()).to_series()
+    older than any. Only the candidate rows at `index` are looked at: every candidate row whose
+    code is held by another (and, rarely, one whose code's hash is)."""
     if index.len() == 0:
         return typed
     year = pl.col("report_year")
