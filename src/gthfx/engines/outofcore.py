@@ -170,12 +170,12 @@ def bucket_count(annual: list[Path], memory_bytes: int) -> int:
     """How many buckets of codes the work is cut into so that each fits the memory cap, from
     the rows of the annual files: a Parquet file's own row count (its footer), else an
     estimate from the file's size on the high side (more buckets only cost time)."""
-    rows = sum(_rows_at_most(p) for p in annual if p.exists())
+    rows = sum(_annual_rows(p) for p in annual if p.exists())
     per_bucket = max(1, memory_bytes // ROW_BYTES)
     return max(1, -(-rows // per_bucket))
 
 
-def _rows_at_most(path: Path) -> int:
+def _annual_rows(path: Path) -> int:
     if path.suffix.lower() == ".parquet":
         try:
             return int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())

@@ -170,14 +170,11 @@ def _by_distinct(
 ) -> tuple[pl.Series, pl.Series, pl.Series, pl.Series]:
     """`_fill`'s result for a column of few distinct texts, each parsed in full once: (column,
     positions of the cells that did not parse, their text, their (null) parse)."""
-    table = values.to_frame("raw").select(
-        pl.col("raw"),
-        full.alias("v"),
-    )
+    table = values.to_frame("raw").select(pl.col("raw"), full.alias("v"))
     parsed = table.get_column("v")
     column = raw.replace_strict(values, parsed, default=None, return_dtype=parsed.dtype)
     bad = table.filter(has_text(pl.col("raw"), rules) & pl.col("v").is_null()).get_column("raw")
-    todo = raw.is_in(bad.implode()).arg_true() if bad.len() else pl.Series([], dtype=pl.UInt32)
+    todo = raw.is_in(bad.implode()).arg_true()
     text = raw.gather(todo)
     return column, todo, text, pl.repeat(None, todo.len(), dtype=parsed.dtype, eager=True)
 
