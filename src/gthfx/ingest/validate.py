@@ -340,7 +340,8 @@ def validate_extract(
 
     Order: unusable codes are rejected; rows of another tax year are rejected, and so are the
     annual rows of a business whose rows differ in report year, all but those of the latest
-    report year not after the run's (`other_year`); when `known_codes` is given (tax, social),
+    report year not after the run's (`other_year`); when `known_codes` is given (tax, social:
+    codes, or their `known_keys` already),
     rows whose code is not among them are orphans; then exact duplicates collapse to one row and
     conflicting duplicate groups are rejected whole (their business is reported as excluded).
 
@@ -366,7 +367,7 @@ def validate_extract(
     # only ones these tests reach): hashing integers is several times faster than strings.
     code_key = uscc.key(pl.col("uscc"))
     if known_codes is not None:
-        known = known_codes.to_frame("uscc").select(code_key.drop_nulls().unique()).to_series()
+        known = known_keys(known_codes) if known_codes.dtype == pl.String else known_codes
         why = why.when(~code_key.is_in(known.implode())).then(pl.lit(ORPHAN))
     typed = typed.with_columns(why.alias("_why"))
     candidate = pl.col("_why").is_null()
@@ -516,8 +517,14 @@ def validate_in_order(
                 raw, specs[extract], report_year=report_year, known_codes=known, consume=consume
             )
         del raw
-        if extract == "annual":
-            known = pl.concat(
-                [checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")]
+        if extract == "annual":  # keyed once for both tax and social
+            known = known_keys(
+                pl.concat([checked.rows.get_column("uscc"), checked.conflicts.get_column("uscc")])
             )
         yield extract, checked
+
+
+def known_keys(codes: pl.Series) -> pl.Series:
+    """The distinct `uscc.key`s of a column of codes: what `validate_extract` looks orphans up
+    in."""
+    return codes.to_frame("uscc").select(uscc.key(pl.col("uscc")).drop_nulls().unique()).to_series()
