@@ -67,6 +67,23 @@ def chunks(frame: pl.DataFrame | pl.LazyFrame | Path) -> Iterator[pl.DataFrame]:
         yield frame.slice(start, per)
 
 
+CSV_SLICE_ROWS = 250_000  # rows turned into text at a time for a CSV file
+
+
+def _write_csv(
+    path: Path,
+    piece: pl.DataFrame,
+    to_text: Callable[[pl.DataFrame], pl.DataFrame],
+    plain: Collection[str],
+) -> None:
+    """One CSV file (UTF-8 with BOM, header row) of a piece, turned into text and written a
+    slice at a time: the same bytes as the whole piece at once, a quarter of the text held."""
+    with path.open("wb") as fh:
+        for start in range(0, max(piece.height, 1), CSV_SLICE_ROWS):
+            table = neutralise_formulas(to_text(piece.slice(start, CSV_SLICE_ROWS)), plain)
+            table.write_csv(fh, include_bom=start == 0, include_header=start == 0)
+
+
 class ClerkTables:
     """Writes each clerk table as CSV (UTF-8 with BOM) and as a sheet of one workbook, a piece
     of at most one Excel sheet at a time: `name.csv`, `name_2.csv`, … and sheets `name`,
@@ -88,15 +105,16 @@ class ClerkTables:
         """One table; `plain` names the (rendered) columns whose text gthfx wrote itself, which
         cannot hold a formula (see `privacy.neutralise_formulas`)."""
         for index, piece in enumerate(chunks(frame), start=1):
+            suffix = "" if index == 1 else f"_{index}"
+            if self.book is None:  # CSV alone: a slice of the piece at a time as text
+                if csv:
+                    _write_csv(self.folder / f"{name}{suffix}.csv", piece, to_text, plain)
+                continue
             table = to_text(piece)
             if csv:
-                suffix = "" if index == 1 else f"_{index}"
-                neutralise_formulas(table, plain).write_csv(
-                    self.folder / f"{name}{suffix}.csv", include_bom=True
-                )
-            if self.book is not None:
-                sheet = name if index == 1 else f"{name}({index})"
-                self.book.add_sheet(sheet[:SHEET_NAME_LIMIT], table)
+                _write_csv(self.folder / f"{name}{suffix}.csv", table, lambda t: t, plain)
+            sheet = name if index == 1 else f"{name}({index})"
+            self.book.add_sheet(sheet[:SHEET_NAME_LIMIT], table)
 
     def close(self) -> None:
         if self.book is not None:
