@@ -54,6 +54,7 @@ class Reporter:
     def stage(self, name: str, label: str) -> Iterator[None]:
         """Time one stage; show a spinner on a terminal, a start and an end line otherwise."""
         start = time.perf_counter()
+        cpu = time.process_time()
         if STAGE_PEAKS:
             _reset_peak()
         if self.console is not None:
@@ -67,6 +68,7 @@ class Reporter:
         rss, peak = _rss_mib(), _peak_mib() if STAGE_PEAKS else None
         memory = f" rss_mib={rss}" if rss is not None else ""
         memory += f" peak_mib={peak}" if peak is not None else ""
+        memory += f" cpu_seconds={time.process_time() - cpu:.2f}" if STAGE_PEAKS else ""
         self.info(
             f"stage={name} done seconds={elapsed:.2f}{memory}"
             if self.console is None
@@ -74,7 +76,9 @@ class Reporter:
         )
 
 
-# GTHFX_STAGE_PEAKS=1: each stage's line also says the most memory it held (for profiling). Off
+# GTHFX_STAGE_PEAKS=1: each stage's line also says the most memory it held and the CPU time it
+# took on all cores (for profiling: CPU seconds far below 2 × wall on two cores is a stage that
+# leaves a core idle). Off
 # by default: it starts the process's peak afresh at each stage, which is also the peak that
 # `time -v` and `make bench` read (wait4's ru_maxrss) once the process ends.
 STAGE_PEAKS = os.environ.get("GTHFX_STAGE_PEAKS") == "1"
