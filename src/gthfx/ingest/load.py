@@ -11,7 +11,9 @@ an .xls whose cell types cannot be checked, a file without data rows).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,10 @@ BATCH_ROWS = 1_000_000  # CSV rows read (and typed) at a time: the raw text of o
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 NUMERIC_CODE = "_numeric_code"  # marks rows whose code cell was a number (see `validate`)
+# Batches typed at once (`transform`, on threads: Polars releases the GIL). Typing a batch is a
+# chain of small queries, most on one core; two batches at a time keep both cores of a small
+# server busy while the next batch is read. One more batch is held while it is typed.
+TYPING_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -389,6 +395,8 @@ def _load_file(
     rows = 0
     found: dict[str, str] = {}
     ignored: tuple[str, ...] = ()
+    pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="gthfx-type")
+    typing: deque[Future[pl.DataFrame]] = deque()  # batches being typed, in file order
     try:
         for batch in opened.batches:
             found, ignored = opened.pick.mapped or map_headers(path, extract, spec, batch.columns)
@@ -411,11 +419,23 @@ def _load_file(
                     pl.col("_row").is_in(marked.implode()).alias(NUMERIC_CODE)
                 )
             rows += frame.height
-            frames.append(transform(frame) if transform is not None else frame)
+            if transform is None:
+                frames.append(frame)
+                continue
+            if len(typing) == TYPING_THREADS:
+                frames.append(typing.popleft().result())
+            typing.append(pool.submit(transform, frame))
+            del batch, frame  # held by the task alone: freed once typed
+        while typing:
+            frames.append(typing.popleft().result())
         sha = opened.sha()
     except BaseException:
+        for task in typing:
+            task.cancel()
         del frames[mark:]
         raise
+    finally:
+        pool.shutdown(wait=True)
     warnings = [*opened.warnings, *unread_field_warnings(path, extract, spec, found, ignored)]
     if rows == 0:
         warnings.append(f"{path}: the {extract} file has a header row but no data rows")
