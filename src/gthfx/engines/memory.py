@@ -21,6 +21,7 @@ from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
 from gthfx.ingest.validate import (
     Accounting,
     ValidatedExtract,
+    in_order,
     type_rows,
     validate_in_order,
 )
@@ -274,5 +275,8 @@ def type_joined(
         )
         gathered.extend(group.select(pl.all().gather(order)).get_columns())
         del group
-    narrow = pl.DataFrame(gathered)
+    # the codes, gathered, point into their unsorted buffers at random: copied in order once,
+    # so that every later pass (the outcome files, the clerk CSVs, the change log) reads them in
+    # order (10 M: the write stage 12 → 10 s for 0.6 s here)
+    narrow = pl.DataFrame(gathered).with_columns(in_order(pl.col("uscc")))
     return with_reasons(narrow, compiled.reasons).select(columns)

@@ -62,6 +62,14 @@ class ValidatedExtract:
     flag_bits: list[tuple[int, str]] = field(default_factory=list)  # see `flag_reasons`
 
 
+def in_order(text: pl.Expr) -> pl.Expr:
+    """A text column copied into buffers of its own, in its row order. A column filtered or
+    gathered out of a larger one only points into that one's buffers (Polars' string views): a
+    few rows kept that way hold all of them, and rows gathered in another order are read from
+    them at random, slowly once they no longer fit the CPU's caches."""
+    return text + ""
+
+
 def _reject_frame(
     frame: pl.DataFrame,
     extract: str,
@@ -78,9 +86,10 @@ def _reject_frame(
         .replace_strict(dict(enumerate(files)), return_dtype=pl.String)
         .alias("file"),
         pl.col("_row").alias("row"),
-        pl.col("uscc"),
+        # the few rejected rows must not hold the texts of every row read
+        in_order(pl.col("uscc")),
         field_expr.alias("field"),
-        raw.alias("raw_value"),
+        in_order(raw).alias("raw_value"),
         reason_expr.alias("reason"),
     ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
 
@@ -426,6 +435,7 @@ def validate_extract(
         .group_by("uscc", maintain_order=True)
         .first()
         .select("uscc", *(c for c in ("region_code", "industry_code") if c in typed.columns))
+        .with_columns(in_order(pl.col(pl.String)))
     )
     collapsed = dropped.height - rejected.height
     del dropped, rejected
