@@ -27,7 +27,7 @@ from gthfx.ingest.validate import (
 )
 from gthfx.progress import Reporter
 from gthfx.rules.plan import RulePlan, compile_for
-from gthfx.rules.to_polars import apply_plan, with_reasons
+from gthfx.rules.to_polars import apply_branches, label_branches, with_reasons
 from gthfx.settings.config import RunOptions
 from gthfx.settings.sources import EXTRACTS, ExtractSpec, SourcesMapping
 from gthfx.vocab import BASE_COLUMNS, OUTCOME_ORDER
@@ -256,13 +256,15 @@ def type_joined(
     fields): BASE_COLUMNS and the indicators, sorted by `uscc`. The joined frame is left
     as it is, so several plans can be applied to one (what-if) — unless `consume`, which
     empties it as soon as it is no longer needed, to free its memory during the sort."""
-    typed = apply_plan(joined, compiled)
+    # tier, rule id and tier label are read off the branch once sorted (see `apply_branches`)
+    typed = apply_branches(joined, compiled)
     if consume:
         for name in joined.columns:
             joined.drop_in_place(name)
     masks = [c for c in typed.columns if c.startswith("_rmask_")]
     columns = [*BASE_COLUMNS, *(c for c in compiled.indicators if c not in BASE_COLUMNS)]
-    narrow = typed.select([c for c in columns if c != "reasons"] + masks)
+    labels = ("tier", "rule_id", "tier_label", "reasons")
+    narrow = typed.select([c for c in columns if c not in labels] + ["_branch", *masks])
     del typed
     # gathered in `uscc` order a few columns at a time (in parallel), each group of unsorted
     # columns freed once gathered
@@ -279,4 +281,4 @@ def type_joined(
     # so that every later pass (the outcome files, the clerk CSVs, the change log) reads them in
     # order (10 M: the write stage 12 → 10 s for 0.6 s here)
     narrow = pl.DataFrame(gathered).with_columns(in_order(pl.col("uscc")))
-    return with_reasons(narrow, compiled.reasons).select(columns)
+    return with_reasons(label_branches(narrow, compiled), compiled.reasons).select(columns)

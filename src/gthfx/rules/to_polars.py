@@ -134,6 +134,14 @@ def apply_plan(frame: pl.DataFrame, plan: RulePlan) -> pl.DataFrame:
     masks `_rmask_*` (reason k of `plan.reasons` is bit k % 64 of `_rmask_{k // 64}`;
     `with_reasons` turns them into lists). An excluded business's rule id is its first reason.
     """
+    return label_branches(apply_branches(frame, plan), plan)
+
+
+def apply_branches(frame: pl.DataFrame, plan: RulePlan) -> pl.DataFrame:
+    """`apply_plan` with `_branch` (UInt32) in place of `tier`, `rule_id` and `tier_label`:
+    four bytes a business instead of three texts, until `label_branches` reads them off it
+    (the engine sorts the outcomes in between: 10 M, ~0.4 GB less held while the joined frame
+    is)."""
     out = frame
     for expr in derived_columns(plan):  # in order: a derived field may read an earlier one
         out = out.with_columns(expr)
@@ -165,22 +173,24 @@ def apply_plan(frame: pl.DataFrame, plan: RulePlan) -> pl.DataFrame:
             if rule.tree is None
             else branch.when(condition(rule.tree)).then(value)
         )
+    return out.with_columns(branch.alias("_branch"))
+
+
+def label_branches(frame: pl.DataFrame, plan: RulePlan) -> pl.DataFrame:
+    """`_branch` (see `apply_branches`) → `tier`, `rule_id` and `tier_label`."""
+    rules = len(plan.reasons)
     tiers = {k: EXCLUDED for k in range(rules)}
     rule_ids = dict(enumerate(plan.reasons))
     for number, rule in enumerate(plan.tiers):
         tiers[rules + number] = rule.tier
         rule_ids[rules + number] = rule.id
-    return (
-        out.with_columns(branch.alias("_branch"))
-        .with_columns(
-            pl.col("_branch").replace_strict(tiers, return_dtype=pl.String).alias("tier"),
-            pl.col("_branch").replace_strict(rule_ids, return_dtype=pl.String).alias("rule_id"),
-        )
-        .drop("_branch")
-        .with_columns(
-            pl.col("tier").replace_strict(TIER_LABELS, return_dtype=pl.String).alias("tier_label")
-        )
-    )
+    labels = {k: TIER_LABELS[tier] for k, tier in tiers.items()}
+    branch = pl.col("_branch")
+    return frame.with_columns(
+        branch.replace_strict(tiers, return_dtype=pl.String).alias("tier"),
+        branch.replace_strict(rule_ids, return_dtype=pl.String).alias("rule_id"),
+        branch.replace_strict(labels, return_dtype=pl.String).alias("tier_label"),
+    ).drop("_branch")
 
 
 def with_reasons(frame: pl.DataFrame, names: tuple[str, ...] | list[str]) -> pl.DataFrame:
