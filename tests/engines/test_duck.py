@@ -23,7 +23,7 @@ from gthfx.app.classify import classify
 from gthfx.app.review_input import CORRECTION_COLUMNS
 from gthfx.engines import outofcore as duck
 from gthfx.engines.memory import type_extracts, typed_batch
-from gthfx.ingest import uscc
+from gthfx.ingest import load, uscc
 from gthfx.ingest.load import FileInfo, RawExtract, load_extract
 from gthfx.ingest.sqlprep import platform_readers, platform_tables
 from gthfx.ingest.validate import type_rows
@@ -100,6 +100,28 @@ def test_many_buckets_and_ranges_give_the_same_run(
             assert (tmp_path / run / name).read_bytes() == (want / name).read_bytes(), name
         got = json.loads((tmp_path / run / "manifest.json").read_text("utf-8"))["accounting"]
         assert got == json.loads((want / "manifest.json").read_text("utf-8"))["accounting"]
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_many_batches_typed_two_at_a_time_give_the_same_run(
+    both_engines: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str
+) -> None:
+    """Extracts read in many small batches, typed two at a time on threads (as 10 M rows are in
+    1 M-row batches): the same outcomes, rejects and accounting as read in one batch. (The
+    DuckDB engine once named its batch files by a count the two threads shared: batches
+    overwrote each other and rows were lost.)"""
+    monkeypatch.setattr(load, "BATCH_ROWS", 97)
+    assert load.TYPING_THREADS == 2
+    for run_date in (date(2023, 7, 1), date(2024, 7, 1)):
+        classify(sample_options(tmp_path, run_date, engine, excel=False))
+    for run in ("2023-07-01", "2024-07-01"):
+        want = both_engines["polars"] / run
+        for name in [*OUTCOME_FILES.values(), "changes.parquet", "rejects.parquet"]:
+            assert_frame_equal(pl.read_parquet(tmp_path / run / name), pl.read_parquet(want / name))
+        manifest = json.loads((tmp_path / run / "manifest.json").read_text("utf-8"))
+        expected = json.loads((want / "manifest.json").read_text("utf-8"))
+        assert manifest["accounting"] == expected["accounting"]
+        assert manifest["accounting"]["annual"]["read"] > 10 * 97  # many batches indeed
 
 
 def test_work_folder_is_removed_and_a_killed_runs_leftovers_too(tmp_path: Path) -> None:

@@ -81,10 +81,17 @@ def test_batches_typed_at_once_keep_the_file_order(tmp_path: Path) -> None:
             time.sleep(0.3)
         return type_rows(frame, spec)
 
-    raw = load.load_extract("annual", [path], spec, transform=slow_first)
+    after: list[int] = []
+
+    def remember(frame: pl.DataFrame) -> pl.DataFrame:  # like recheck's corrections
+        after.append(frame.get_column("_row")[0])
+        return frame
+
+    raw = load.load_extract("annual", [path], spec, transform=slow_first, in_order=remember)
     assert load.TYPING_THREADS == 2
     assert raw.frame.get_column("_row").to_list() == list(range(2, 25))
     assert sorted(seen) == [2, 7, 12, 17, 22]
+    assert after == [2, 7, 12, 17, 22]  # in file order, whichever batch was typed first
 
 
 @pytest.mark.usefixtures("small_batches")

@@ -143,7 +143,9 @@ def read_prepared(
                     list(options.inputs[extract]),
                     spec,
                     options.encoding,
-                    transform=partial(typed_batch, extract=extract, spec=spec, correct=correct),
+                    transform=partial(typed_batch, extract=extract, spec=spec, correct=None),
+                    # corrections remember the first old value of a code: in file order
+                    in_order=partial(correct, extract, spec) if correct is not None else None,
                 )
 
         return read

@@ -109,19 +109,22 @@ def bucket_of(code: pl.Expr, buckets: int) -> pl.Expr:
     return (code.hash(seed=20240701) % buckets).cast(pl.UInt32)
 
 
-def _spill(
-    frame: pl.DataFrame, *, spec: ExtractSpec, folder: Path, buckets: int, batch: list[int]
-) -> pl.DataFrame:
-    """Type one batch and write it to Parquet, one file per bucket of codes."""
+def _spill(frame: pl.DataFrame, *, spec: ExtractSpec, folder: Path, buckets: int) -> pl.DataFrame:
+    """Type one batch and write it to Parquet, one file per bucket of codes. Batches are typed
+    two at a time (`load.TYPING_THREADS`): each file is named after its batch's own first row
+    (file index, row number), never after a count shared between them, so no two batches write
+    one file, whichever finishes first."""
     rows = type_rows(frame, spec).with_columns(pl.col("_code_status").cast(pl.String))
+    if rows.height == 0:
+        return rows
+    name = f"part-{rows.get_column('_file')[0]:05d}-{rows.get_column('_row')[0]:010d}.parquet"
     parts = rows.with_columns(bucket_of(pl.col("uscc"), buckets).alias("_bucket")).partition_by(
         "_bucket", as_dict=True, include_key=False
     )
     for (bucket,), part in parts.items():
         target = folder / f"b{bucket:04d}"
         target.mkdir(exist_ok=True)
-        part.write_parquet(target / f"part-{batch[0]:06d}.parquet", compression="lz4")
-    batch[0] += 1
+        part.write_parquet(target / name, compression="lz4")
     return rows.clear()
 
 
@@ -139,7 +142,7 @@ def _load(
                 list(options.inputs[extract]),
                 spec,
                 options.encoding,
-                transform=partial(_spill, spec=spec, folder=folder, buckets=buckets, batch=[0]),
+                transform=partial(_spill, spec=spec, folder=folder, buckets=buckets),
             )
         # an empty batch still leaves every bucket a typed (empty) file
         empty = type_rows(_empty_text(spec), spec).with_columns(

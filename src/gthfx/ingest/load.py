@@ -340,13 +340,17 @@ def load_extract(
     spec: ExtractSpec,
     encoding: str | None = None,
     transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    in_order: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> RawExtract:
     """Read and stack every file of one extract: one text column per field, plus `_file` and
     `_row`. With `transform`, each batch is transformed as soon as it is read (the pipeline types
     it: `validate.type_rows`), so the raw text of a large extract is never all in memory at once;
     a typed Parquet column (a date, a number, a flag: `kept_type`) then reaches it in its own
     type, for `type_rows` takes typed columns as they are. A code cell a workbook stored as a
-    number is marked (`_numeric_code`, only where there is one)."""
+    number is marked (`_numeric_code`, only where there is one). Batches are transformed two at
+    a time on threads (`TYPING_THREADS`): `transform` must not depend on the order it sees them
+    in; `in_order` (a step that remembers what it saw first, like recheck's corrections) is
+    then applied to each transformed batch in file order, on the calling thread."""
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
     seen = [p.resolve() for p in paths]
@@ -356,9 +360,13 @@ def load_extract(
     wanted = ["uscc", *spec.typed_fields()]
     for index, path in enumerate(paths):
         try:
-            info = _load_file(index, path, extract, spec, encoding, wanted, transform, frames, True)
+            info = _load_file(
+                index, path, extract, spec, encoding, wanted, (transform, in_order), frames, True
+            )
         except csvread.ReadAgain:  # not UTF-8 after its first MiB: checked first, transcoded
-            info = _load_file(index, path, extract, spec, encoding, wanted, transform, frames)
+            info = _load_file(
+                index, path, extract, spec, encoding, wanted, (transform, in_order), frames
+            )
         infos.append(info)
     if frames:
         same = all(f.columns == frames[0].columns for f in frames)
@@ -375,6 +383,7 @@ def load_extract(
             schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
         )
         stacked = transform(empty) if transform is not None else empty
+        stacked = in_order(stacked) if in_order is not None else stacked
     return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)
 
 
@@ -385,11 +394,19 @@ def _load_file(
     spec: ExtractSpec,
     encoding: str | None,
     wanted: list[str],
-    transform: Callable[[pl.DataFrame], pl.DataFrame] | None,
+    steps: tuple[
+        Callable[[pl.DataFrame], pl.DataFrame] | None, Callable[[pl.DataFrame], pl.DataFrame] | None
+    ],
     frames: list[pl.DataFrame],
     checking: bool = False,
 ) -> FileInfo:
-    """Read one file of an extract into `frames` (nothing of it stays there when it raises)."""
+    """Read one file of an extract into `frames` (nothing of it stays there when it raises);
+    `steps` are `load_extract`'s `transform` and `in_order`."""
+    transform, in_order = steps
+
+    def done(task: Future[pl.DataFrame]) -> pl.DataFrame:
+        return in_order(task.result()) if in_order is not None else task.result()
+
     opened = _open(path, extract, spec, encoding, wanted, transform is not None, checking)
     mark = len(frames)
     rows = 0
@@ -423,11 +440,11 @@ def _load_file(
                 frames.append(frame)
                 continue
             if len(typing) == TYPING_THREADS:
-                frames.append(typing.popleft().result())
+                frames.append(done(typing.popleft()))
             typing.append(pool.submit(transform, frame))
             del batch, frame  # held by the task alone: freed once typed
         while typing:
-            frames.append(typing.popleft().result())
+            frames.append(done(typing.popleft()))
         sha = opened.sha()
     except BaseException:
         for task in typing:
