@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gthfx.report import render
 from gthfx.report.render import ClerkTables, as_text_table
@@ -54,3 +56,25 @@ def test_a_csv_written_in_slices_is_the_csv_written_whole(
     lines = text.splitlines()
     assert len(lines) == 1 + FRAME.height and lines.count(lines[0]) == 1
     assert "'=HYPERLINK(1)" in text  # neutralised, also past the first slice
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.lists(
+                st.one_of(st.none(), st.sampled_from(["缺少年报", "a", "", "x、y"])), max_size=4
+            ),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_list_columns_read_as_list_join_gives(lists: list[list[str | None] | None]) -> None:
+    """Lists are joined only where they have items (most are empty): the same text as
+    `list.join` everywhere — an empty list empty text, a missing list missing, a missing item
+    left out."""
+    frame = pl.DataFrame({"r": lists}, schema={"r": pl.List(pl.String)})
+    got = as_text_table(frame, {"r": "原因"}).get_column("原因")
+    assert got.to_list() == frame.get_column("r").list.join("、").to_list()

@@ -33,11 +33,23 @@ def as_text_table(frame: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
         col = pl.col(name)
         dtype = frame.schema[name]
         if isinstance(dtype, pl.List):
-            col = col.list.join("、")
+            col = pl.lit(_joined(frame.get_column(name), "、"))
         elif dtype == pl.Date:
             col = col.dt.strftime("%Y-%m-%d")
         columns.append(col.alias(header))
     return frame.select(columns)
+
+
+def _joined(lists: pl.Series, separator: str) -> pl.Series:
+    """`list.join` of a list column, joined only where a list has items: most lists here are
+    empty (a typed business has no reasons, few have flags), and joining 10 M lists one by one
+    took ~1.3 s of a run's write stage. An empty list is empty text, a missing one stays missing."""
+    length = lists.list.len()
+    text = length.to_frame().select(pl.when(pl.first().is_not_null()).then(pl.lit(""))).to_series()
+    filled = (length > 0).arg_true()
+    if filled.len():
+        text = text.scatter(filled, lists.gather(filled).list.join(separator))
+    return text.alias(lists.name)
 
 
 def chunks(frame: pl.DataFrame | pl.LazyFrame | Path) -> Iterator[pl.DataFrame]:
