@@ -361,11 +361,11 @@ def load_extract(
     for index, path in enumerate(paths):
         try:
             info = _load_file(
-                index, path, extract, spec, encoding, wanted, (transform, in_order), frames, True
+                index, path, extract, spec, encoding, wanted, transform, frames, True, in_order
             )
         except csvread.ReadAgain:  # not UTF-8 after its first MiB: checked first, transcoded
             info = _load_file(
-                index, path, extract, spec, encoding, wanted, (transform, in_order), frames
+                index, path, extract, spec, encoding, wanted, transform, frames, False, in_order
             )
         infos.append(info)
     if frames:
@@ -383,7 +383,7 @@ def load_extract(
             schema={"_file": pl.UInt16, "_row": pl.UInt32, **dict.fromkeys(wanted, pl.String)}
         )
         stacked = transform(empty) if transform is not None else empty
-        stacked = in_order(stacked) if in_order is not None else stacked
+        stacked = in_order(stacked) if in_order is not None else stacked  # an empty frame
     return RawExtract(name=extract, frame=stacked, files=infos, typed=transform is not None)
 
 
@@ -394,18 +394,16 @@ def _load_file(
     spec: ExtractSpec,
     encoding: str | None,
     wanted: list[str],
-    steps: tuple[
-        Callable[[pl.DataFrame], pl.DataFrame] | None, Callable[[pl.DataFrame], pl.DataFrame] | None
-    ],
+    transform: Callable[[pl.DataFrame], pl.DataFrame] | None,
     frames: list[pl.DataFrame],
     checking: bool = False,
+    in_order: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> FileInfo:
     """Read one file of an extract into `frames` (nothing of it stays there when it raises);
-    `steps` are `load_extract`'s `transform` and `in_order`."""
-    transform, in_order = steps
+    `transform` and `in_order` as `load_extract` says."""
 
-    def done(task: Future[pl.DataFrame]) -> pl.DataFrame:
-        return in_order(task.result()) if in_order is not None else task.result()
+    def then(frame: pl.DataFrame) -> pl.DataFrame:
+        return in_order(frame) if in_order is not None else frame
 
     opened = _open(path, extract, spec, encoding, wanted, transform is not None, checking)
     mark = len(frames)
@@ -437,14 +435,14 @@ def _load_file(
                 )
             rows += frame.height
             if transform is None:
-                frames.append(frame)
+                frames.append(then(frame))
                 continue
             if len(typing) == TYPING_THREADS:
-                frames.append(done(typing.popleft()))
+                frames.append(then(typing.popleft().result()))
             typing.append(pool.submit(transform, frame))
             del batch, frame  # held by the task alone: freed once typed
         while typing:
-            frames.append(done(typing.popleft()))
+            frames.append(then(typing.popleft().result()))
         sha = opened.sha()
     except BaseException:
         for task in typing:
