@@ -16,7 +16,7 @@ from stdnum.cn import uscc as stdnum_uscc
 
 from gthfx.ingest import uscc, validate
 from gthfx.ingest.load import FileInfo, RawExtract, load_extract
-from gthfx.ingest.validate import ValidatedExtract, in_order, validate_extract
+from gthfx.ingest.validate import ValidatedExtract, own_copy, validate_extract
 from gthfx.settings.sources import ExtractSpec, load_sources
 from gthfx.vocab import CONFLICT, ORPHAN, OTHER_YEAR
 
@@ -554,11 +554,11 @@ def test_report_year_decides_which_tax_rows_are_other_year(report_year: int) -> 
     assert result.rows["tax_year"].to_list() == [report_year]
 
 
-def test_in_order_copies_text_without_changing_it() -> None:
-    """`in_order` (codes after the sort, rejected rows' texts) keeps every value, empty text and
+def test_own_copy_copies_text_without_changing_it() -> None:
+    """`own_copy` (codes after the sort, rejected rows' texts) keeps every value, empty text and
     missing value as it was."""
     column = pl.Series("t", ["92420102MA4K1B2C9D", None, "", "全角　文字", "x" * 40] * 3)
     gathered = column.gather([14, 0, 3, 1, 2, 9])
-    out = gathered.to_frame().select(in_order(pl.col("t"))).to_series()
+    out = gathered.to_frame().select(own_copy(pl.col("t"))).to_series()
     assert out.to_list() == gathered.to_list()
     assert out.null_count() == 1 and out.name == "t"

@@ -21,7 +21,7 @@ from gthfx.ingest.load import FileInfo, RawExtract, check_files, load_extract
 from gthfx.ingest.validate import (
     Accounting,
     ValidatedExtract,
-    in_order,
+    own_copy,
     type_rows,
     validate_in_order,
 )
@@ -277,7 +277,7 @@ def type_joined(
     # order (beside the gathering of other columns), so that every later pass (the outcome
     # files, the clerk CSVs, the change log) reads them in order (10 M: write stage 12 → 10 s)
     sort = [
-        in_order(pl.col(n).gather(order)) if n == "uscc" else pl.col(n).gather(order) for n in names
+        own_copy(pl.col(n).gather(order)) if n == "uscc" else pl.col(n).gather(order) for n in names
     ]
     for start in range(0, len(names), GATHER_COLUMNS):
         group = pl.DataFrame(

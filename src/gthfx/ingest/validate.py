@@ -62,7 +62,7 @@ class ValidatedExtract:
     flag_bits: list[tuple[int, str]] = field(default_factory=list)  # see `flag_reasons`
 
 
-def in_order(text: pl.Expr) -> pl.Expr:
+def own_copy(text: pl.Expr) -> pl.Expr:
     """A text column copied into buffers of its own, in its row order. A column filtered or
     gathered out of a larger one only points into that one's buffers (Polars' string views): a
     few rows kept that way hold all of them, and rows gathered in another order are read from
@@ -87,9 +87,9 @@ def _reject_frame(
         .alias("file"),
         pl.col("_row").alias("row"),
         # the few rejected rows must not hold the texts of every row read
-        in_order(pl.col("uscc")),
+        own_copy(pl.col("uscc")),
         field_expr.alias("field"),
-        in_order(raw).alias("raw_value"),
+        own_copy(raw).alias("raw_value"),
         reason_expr.alias("reason"),
     ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
 
@@ -435,7 +435,7 @@ def validate_extract(
         .group_by("uscc", maintain_order=True)
         .first()
         .select("uscc", *(c for c in ("region_code", "industry_code") if c in typed.columns))
-        .with_columns(in_order(pl.col(pl.String)))
+        .with_columns(own_copy(pl.col(pl.String)))
     )
     collapsed = dropped.height - rejected.height
     del dropped, rejected
