@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ from gthfx.app.classify import classify
 from gthfx.app.review_input import CORRECTION_COLUMNS
 from gthfx.engines import outofcore as duck
 from gthfx.engines.memory import type_extracts, typed_batch
-from gthfx.ingest import load, uscc
+from gthfx.ingest import csvread, load, uscc
 from gthfx.ingest.load import FileInfo, RawExtract, load_extract
 from gthfx.ingest.sqlprep import platform_readers, platform_tables
 from gthfx.ingest.validate import type_rows
@@ -122,6 +123,44 @@ def test_many_batches_typed_two_at_a_time_give_the_same_run(
         expected = json.loads((want / "manifest.json").read_text("utf-8"))
         assert manifest["accounting"] == expected["accounting"]
         assert manifest["accounting"]["annual"]["read"] > 10 * 97  # many batches indeed
+
+
+def test_a_file_read_again_keeps_nothing_of_its_first_reading(
+    both_engines: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A text file found not to be UTF-8 at its end is read again from its start
+    (`csvread.ReadAgain`). The batches the DuckDB engine had already written of it are removed
+    first, even where the second reading cuts its batches elsewhere: every row once."""
+    monkeypatch.setattr(load, "BATCH_ROWS", 97)
+    monkeypatch.setattr(csvread, "OVERLAP_BYTES", 0)
+    original = csvread.read_checking
+    found: list[str] = []
+
+    def found_out(path: Path, *args: Any, **kwargs: Any) -> Any:
+        checked = original(path, *args, **kwargs)
+        if checked is None:
+            return None
+        batches, encoding, verdict = checked
+
+        def then_not_utf8() -> Iterator[pl.DataFrame]:
+            whole = pl.concat(list(batches))  # cut unlike the second reading's batches
+            for start in range(0, whole.height, 61):
+                yield whole.slice(start, 61)
+            found.append(str(path))
+            raise csvread.ReadAgain(str(path))
+
+        return then_not_utf8(), encoding, verdict
+
+    monkeypatch.setattr(csvread, "read_checking", found_out)
+    classify(sample_options(tmp_path, date(2024, 7, 1), "duckdb", excel=False))
+    assert found  # a sample file was read twice
+    want = both_engines["polars"] / "2024-07-01"
+    for name in [*OUTCOME_FILES.values(), "rejects.parquet"]:
+        got = pl.read_parquet(tmp_path / "2024-07-01" / name)
+        assert_frame_equal(got, pl.read_parquet(want / name))
+    manifest = json.loads((tmp_path / "2024-07-01" / "manifest.json").read_text("utf-8"))
+    expected = json.loads((want / "manifest.json").read_text("utf-8"))
+    assert manifest["accounting"] == expected["accounting"]
 
 
 def test_work_folder_is_removed_and_a_killed_runs_leftovers_too(tmp_path: Path) -> None:

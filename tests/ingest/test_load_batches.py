@@ -188,9 +188,13 @@ def test_a_file_found_out_at_its_end_is_read_again_from_the_start(
 
     monkeypatch.setattr(csvread, "OVERLAP_BYTES", 0)
     monkeypatch.setattr(csvread, "read_checking", found_out)
-    raw = load.load_extract("annual", [path], spec, transform=lambda f: type_rows(f, spec))
+    restarted: list[int] = []
+    raw = load.load_extract(
+        "annual", [path], spec, transform=lambda f: type_rows(f, spec), restart=restarted.append
+    )
     assert raw.frame.get_column("_row").to_list() == list(range(2, 2 + len(ROWS)))
     assert raw.files[0].rows == len(ROWS)
+    assert restarted == [0]  # told, so that batches written elsewhere can be removed
 
 
 def test_a_file_forced_as_utf8_that_is_not_is_refused(tmp_path: Path) -> None:

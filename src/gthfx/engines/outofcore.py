@@ -128,6 +128,13 @@ def _spill(frame: pl.DataFrame, *, spec: ExtractSpec, folder: Path, buckets: int
     return rows.clear()
 
 
+def _unspill(index: int, *, folder: Path) -> None:
+    """Remove the batches `_spill` wrote of the extract's file `index` (before it is read again
+    from its start)."""
+    for part in folder.glob(f"b*/part-{index:05d}-*.parquet"):
+        part.unlink()
+
+
 def _load(
     options: RunOptions, sources: SourcesMapping, work: Path, buckets: int, reporter: Reporter
 ) -> dict[str, RawExtract]:
@@ -143,6 +150,7 @@ def _load(
                 spec,
                 options.encoding,
                 transform=partial(_spill, spec=spec, folder=folder, buckets=buckets),
+                restart=partial(_unspill, folder=folder),
             )
         # an empty batch still leaves every bucket a typed (empty) file
         empty = type_rows(_empty_text(spec), spec).with_columns(

@@ -341,6 +341,7 @@ def load_extract(
     encoding: str | None = None,
     transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     in_order: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    restart: Callable[[int], None] | None = None,
 ) -> RawExtract:
     """Read and stack every file of one extract: one text column per field, plus `_file` and
     `_row`. With `transform`, each batch is transformed as soon as it is read (the pipeline types
@@ -350,7 +351,10 @@ def load_extract(
     number is marked (`_numeric_code`, only where there is one). Batches are transformed two at
     a time on threads (`TYPING_THREADS`): `transform` must not depend on the order it sees them
     in; `in_order` (a step that remembers what it saw first, like recheck's corrections) is
-    then applied to each transformed batch in file order, on the calling thread."""
+    then applied to each transformed batch in file order, on the calling thread. `restart` is
+    called with a file's index before that file is read again from its start (found not to be
+    UTF-8 at its end: `csvread.ReadAgain`): a transform that wrote batches elsewhere removes
+    that file's (the batches read again may be cut elsewhere)."""
     frames: list[pl.DataFrame] = []
     infos: list[FileInfo] = []
     seen = [p.resolve() for p in paths]
@@ -364,6 +368,8 @@ def load_extract(
                 index, path, extract, spec, encoding, wanted, transform, frames, True, in_order
             )
         except csvread.ReadAgain:  # not UTF-8 after its first MiB: checked first, transcoded
+            if restart is not None:
+                restart(index)
             info = _load_file(
                 index, path, extract, spec, encoding, wanted, transform, frames, False, in_order
             )
