@@ -14,6 +14,10 @@ bench/data/<rows>-parquet/ (the same rows as typed Parquet, `bench/typed.py`); d
 to regenerate it. Each measurement is a separate process; peak memory is that process's maximum
 resident set size. The bare query runs once per input kind and size (it is the same for both
 engines). Figures depend on the machine: compare the ratio, not the seconds, across machines.
+Each line also gives both processes' user and system CPU seconds, and the ratio of their user
+time: the system time is mostly the kernel handing out fresh memory (the bare query's 10 GB at
+10 M), and it moves with the machine's memory state (10.7–18.6 s between two runs of the bare
+query on the same files), which moves the wall ratio with it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ SEED = 20240701
 class Measure:
     seconds: float
     peak_mib: float
+    user: float = 0.0  # CPU seconds in the process itself, on all cores
+    system: float = 0.0  # CPU seconds in the kernel for it: mostly page faults (fresh memory)
 
 
 def measure(cmd: list[str]) -> Measure:
@@ -52,7 +58,12 @@ def measure(cmd: list[str]) -> Measure:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
-    return Measure(seconds=elapsed, peak_mib=usage.ru_maxrss / 1024)
+    return Measure(
+        seconds=elapsed,
+        peak_mib=usage.ru_maxrss / 1024,
+        user=usage.ru_utime,
+        system=usage.ru_stime,
+    )
 
 
 def extracts(rows: int, kind: str = "csv") -> dict[str, Path]:
@@ -160,12 +171,13 @@ def main() -> None:
 def _line(rows: int, kind: str, engine: str, gthfx: Measure, bare: Measure | None) -> str:
     line = (
         f"{rows:>12,} {kind:>8} {engine:>7}  gthfx {gthfx.seconds:8.1f} s "
-        f"{gthfx.peak_mib:9,.0f} MiB   "
+        f"(user {gthfx.user:.1f}, sys {gthfx.system:.1f}) {gthfx.peak_mib:9,.0f} MiB   "
     )
     if bare is not None:
         line += (
-            f"bare {bare.seconds:8.1f} s {bare.peak_mib:9,.0f} MiB   "
-            f"ratio {gthfx.seconds / bare.seconds:5.2f}   "
+            f"bare {bare.seconds:8.1f} s (user {bare.user:.1f}, sys {bare.system:.1f}) "
+            f"{bare.peak_mib:9,.0f} MiB   ratio {gthfx.seconds / bare.seconds:5.2f} "
+            f"(user {gthfx.user / bare.user:4.2f})   "
         )
     return line + f"{gthfx.seconds / rows * 1e6:6.1f} s per million"
 
