@@ -23,7 +23,7 @@ from polars.testing import assert_frame_equal
 from gthfx.app.classify import classify
 from gthfx.app.review_input import CORRECTION_COLUMNS
 from gthfx.engines import outofcore as duck
-from gthfx.engines.memory import type_extracts, typed_batch
+from gthfx.engines.memory import type_extracts
 from gthfx.ingest import csvread, load, uscc
 from gthfx.ingest.load import FileInfo, RawExtract, load_extract
 from gthfx.ingest.sqlprep import platform_readers, platform_tables
@@ -237,7 +237,7 @@ def test_platform_sql_over_extract_tables_agrees_with_polars(tmp_path: Path) -> 
             e,
             list(options.inputs[e]),
             sources.extracts[e],
-            transform=partial(typed_batch, extract=e, spec=sources.extracts[e], correct=None),
+            transform=partial(type_rows, spec=sources.extracts[e]),
         )
         for e in EXTRACTS
     }

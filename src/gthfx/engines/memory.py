@@ -29,7 +29,7 @@ from gthfx.progress import Reporter
 from gthfx.rules.plan import RulePlan, compile_for
 from gthfx.rules.to_polars import apply_branches, label_branches, with_reasons
 from gthfx.settings.config import RunOptions
-from gthfx.settings.sources import EXTRACTS, ExtractSpec, SourcesMapping
+from gthfx.settings.sources import EXTRACTS, SourcesMapping
 from gthfx.vocab import BASE_COLUMNS, OUTCOME_ORDER
 
 
@@ -97,14 +97,6 @@ class Prepared:
     per_file: dict[str, Accounting]
 
 
-def typed_batch(
-    frame: pl.DataFrame, *, extract: str, spec: ExtractSpec, correct: Correct | None
-) -> pl.DataFrame:
-    """Type one batch of an extract's raw text, then apply the correction step if any."""
-    rows = type_rows(frame, spec)
-    return correct(extract, spec, rows) if correct is not None else rows
-
-
 def load_prepared(
     options: RunOptions,
     reporter: Reporter,
@@ -143,7 +135,7 @@ def read_prepared(
                     list(options.inputs[extract]),
                     spec,
                     options.encoding,
-                    transform=partial(typed_batch, extract=extract, spec=spec, correct=None),
+                    transform=partial(type_rows, spec=spec),
                     # corrections remember the first old value of a code: in file order
                     in_order=partial(correct, extract, spec) if correct is not None else None,
                 )
