@@ -9,6 +9,7 @@ a formula (`=`, `+`, `-`, `@` first) gets a leading apostrophe (`privacy.neutral
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -89,10 +90,20 @@ def _write_csv(
     plain: Collection[str],
 ) -> None:
     """One CSV file (UTF-8 with BOM, header row) of a piece, turned into text and written a
-    slice at a time: the same bytes as the whole piece at once, a quarter of the text held."""
-    with path.open("wb") as fh:
-        for start in range(0, max(piece.height, 1), CSV_SLICE_ROWS):
-            table = neutralise_formulas(to_text(piece.slice(start, CSV_SLICE_ROWS)), plain)
+    slice at a time: the same bytes as the whole piece at once, two slices' text held. The next
+    slice is turned into text on a thread while one is written (each step alone leaves a core
+    idle: write stage at 10 M 9.3 -> 8.6 s)."""
+
+    def text(start: int) -> pl.DataFrame:
+        return neutralise_formulas(to_text(piece.slice(start, CSV_SLICE_ROWS)), plain)
+
+    starts = range(0, max(piece.height, 1), CSV_SLICE_ROWS)
+    with path.open("wb") as fh, ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(text, starts[0])
+        for i, start in enumerate(starts):
+            table = ahead.result()
+            if i + 1 < len(starts):
+                ahead = pool.submit(text, starts[i + 1])
             table.write_csv(fh, include_bom=start == 0, include_header=start == 0)
 
 
