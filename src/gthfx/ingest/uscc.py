@@ -62,19 +62,19 @@ def _check_ok(code: pl.Expr) -> pl.Expr:
 
 def status(code: pl.Expr) -> pl.Expr:
     """One of ok / missing_code / malformed_code / not_individual / check_digit_mismatch, for a
-    normalised code column."""
+    normalised code column (its values are `STATUS` literals: no text is made per row)."""
     well_formed = code.str.contains(f"^[{CHARSET}]{{18}}$")
     return (
         pl.when(code.is_null())
-        .then(pl.lit(MISSING))
+        .then(pl.lit(MISSING, STATUS))
         .when(~well_formed)
-        .then(pl.lit(MALFORMED))
-        .when(code.str.slice(0, 2) != INDIVIDUAL_PREFIX)
-        .then(pl.lit(NOT_INDIVIDUAL))
+        .then(pl.lit(MALFORMED, STATUS))
+        .when(~code.str.starts_with(INDIVIDUAL_PREFIX))
+        .then(pl.lit(NOT_INDIVIDUAL, STATUS))
         .when(~_check_ok(code))
-        .then(pl.lit(CHECK_MISMATCH))
-        .otherwise(pl.lit(OK))
-    ).cast(STATUS)
+        .then(pl.lit(CHECK_MISMATCH, STATUS))
+        .otherwise(pl.lit(OK, STATUS))
+    )
 
 
 def key(code: pl.Expr) -> pl.Expr:
